@@ -1,0 +1,1 @@
+"""spectrojobs glue: the Python that drives and watches the job lifecycle."""

@@ -1,0 +1,1 @@
+"""A Kubernetes-API-compatible single-process cluster for local runs and tests."""

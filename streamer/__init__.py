@@ -1,0 +1,1 @@
+"""The spectrogram streamer: DSP engine, data sources and the gRPC server."""
