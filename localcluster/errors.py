@@ -95,3 +95,20 @@ def unsupported_media_type(content_type: str) -> ApiError:
 
 def internal(message: str) -> ApiError:
     return ApiError(500, "InternalError", message)
+
+
+def invalid_object(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
+    """`invalid` for a grouped kind: message `Lease.coordination.k8s.io "l" is invalid: ...`,
+    details carry the group as the real server does."""
+    qualified_kind = f"{kind}.{group}" if group else kind
+    error = invalid(qualified_kind, name, causes)
+    assert error.details is not None
+    error.details["kind"] = kind
+    if group:
+        error.details["group"] = group
+    return error
+
+
+def forbidden(qualified: str, name: str, why: str) -> ApiError:
+    details = _details(qualified, name)
+    return ApiError(403, "Forbidden", f'{qualified} "{name}" is forbidden: {why}', details)
