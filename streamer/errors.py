@@ -23,3 +23,11 @@ class SourceError(StreamerError):
 
 class ChunkError(StreamerError, ValueError):
     """A live chunk is malformed; it is counted and dropped."""
+
+
+class UsageError(StreamerError):
+    """Bad command-line or environment input; `lines` holds one message per problem (exit code 2)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = list(lines)

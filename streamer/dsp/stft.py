@@ -34,7 +34,7 @@ from . import xp as xpmod
 from .params import ViewParams
 
 EPS = 1e-30  # power floor: -300 dB; DAS strain rates are ~1e-9, so no real signal reaches it
-DEFAULT_MAX_BATCH_VALUES = 1 << 22  # windowed float32 samples per FFT batch (16 MiB)
+DEFAULT_MAX_BATCH_VALUES = None  # samples per tile: xp.DEFAULT_TILE_VALUES of the backend
 
 
 @dataclass
@@ -72,23 +72,26 @@ class StreamingSpectrogram:
         params: ViewParams,
         xp: ModuleType | str | None = None,
         workers: int | None = None,
-        max_batch_values: int = DEFAULT_MAX_BATCH_VALUES,
+        max_batch_values: int | None = DEFAULT_MAX_BATCH_VALUES,
     ):
         self.params = params
         self.xp = xpmod.select(xp)
         self.workers = workers
-        self.max_batch_values = max_batch_values
+        self.max_batch_values = max_batch_values or xpmod.tile_values(self.xp)
         self._n_channels = params.n_channels
         self._length = params.frame_length
         self._hop = params.hop
         self._period_ns = 1e9 / params.sample_rate_hz
+        self._bins_shape = () if params.is_waterfall else (params.n_bins,)
+        self._threads = xpmod.tile_threads(self.xp, workers)
+        self._fft_workers = 1 if self._threads > 1 else workers
         if params.is_waterfall:
             self._rows_of = self._band_energy
         else:
             window = hann(self.xp, params.nfft)
             self._window = window / window.sum()
             pool = pool_matrix(params)
-            self._pool = None if pool is None else self.xp.asarray(pool)
+            self._pool = None if pool is None else self.xp.asarray(np.repeat(pool, 2, axis=0))
             self._rows_of = self._spectrum
         self.reset()
 
@@ -126,34 +129,44 @@ class StreamingSpectrogram:
         return Rows(rows, t_ns)
 
     def _frames_to_rows(self, data: Any, first: int, n_frames: int) -> np.ndarray:
+        """Rows of frames [first + j*hop, ... + L) of `data` (channels, samples), cut into
+        (channel block x frame block) tiles of at most `max_batch_values` samples each."""
         xp = self.xp
+        out = xp.empty((n_frames, self._n_channels, *self._bins_shape), dtype=xp.float32)
         if n_frames == 0:
-            return self._empty().data
-        per_batch = max(1, self.max_batch_values // (self._n_channels * self._length))
-        out = []
-        for b0 in range(0, n_frames, per_batch):
-            count = min(per_batch, n_frames - b0)
-            view = data[:, first + b0 * self._hop:]
-            item = view.itemsize
+            return xpmod.to_host(out).reshape((0, *self.params.row_shape))
+        per_tile = max(1, self.max_batch_values // self._length)
+        frame_step = min(n_frames, per_tile)
+        channel_step = max(1, min(self._n_channels, per_tile // frame_step))
+        tiles = [
+            (c0, min(c0 + channel_step, self._n_channels), f0, min(f0 + frame_step, n_frames))
+            for f0 in range(0, n_frames, frame_step)
+            for c0 in range(0, self._n_channels, channel_step)
+        ]
+        item = data.itemsize
+
+        def tile(bounds: tuple[int, int, int, int]) -> None:
+            c0, c1, f0, f1 = bounds
+            view = data[c0:c1, first + f0 * self._hop:]
             frames = xpmod.as_strided(
-                xp, view, (self._n_channels, count, self._length), (view.strides[0], self._hop * item, item)
+                xp, view, (c1 - c0, f1 - f0, self._length), (view.strides[0], self._hop * item, item)
             )
-            rows = self._rows_of(frames)  # (channels, frames, *bins)
-            out.append(xpmod.to_host(xp.ascontiguousarray(xp.moveaxis(rows, 0, 1))))
-        rows = np.concatenate(out) if len(out) > 1 else out[0]
-        return rows.reshape((n_frames, *self.params.row_shape))
+            out[f0:f1, c0:c1] = xp.moveaxis(self._rows_of(frames), 0, 1)
+
+        xpmod.run_tiles(xp, tile, tiles, self._threads)
+        return xpmod.to_host(out).reshape((n_frames, *self.params.row_shape))
 
     def _spectrum(self, frames: Any) -> Any:
         """(channels, frames, nfft) samples -> (channels, frames, display bins) dB."""
         xp = self.xp
-        windowed = xp.multiply(frames, self._window, out=xp.empty(frames.shape, dtype=xp.float32))
-        spectrum = xpmod.rfft(xp, windowed, axis=-1, workers=self.workers)
-        crop = spectrum[..., self.params.bin_slice]
-        power = crop.real * crop.real
-        power += crop.imag * crop.imag
-        if self._pool is not None:
-            c, f, k = power.shape
-            power = (power.reshape(c * f, k) @ self._pool).reshape(c, f, -1)
+        spectrum = xpmod.rfft(xp, xp.multiply(frames, self._window), axis=-1, workers=self._fft_workers)
+        crop = spectrum.view(xp.float32)[..., 2 * self.params.bin_slice.start:2 * self.params.bin_slice.stop]
+        xp.multiply(crop, crop, out=crop)  # re^2, im^2 side by side
+        if self._pool is None:
+            power = crop[..., 0::2] + crop[..., 1::2]
+        else:  # the pooling matrix sums re^2 + im^2 and averages the group in one GEMM
+            c, f, k2 = crop.shape
+            power = (crop.reshape(c * f, k2) @ self._pool).reshape(c, f, -1)
         return self._db(power)
 
     def _band_energy(self, frames: Any) -> Any:

@@ -12,6 +12,9 @@ operations whose spelling differs between the two libraries live here, so the ma
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
@@ -23,8 +26,14 @@ try:  # optional: the GPU extra (`pip install .[gpu]`)
 except ImportError:  # pragma: no cover - depends on the machine
     _cupy = None
 
-#: Threads for the CPU FFT; the STFT batches every channel into one call.
+#: CPU threads for the DSP: tiles of (channels x frames) run in parallel, one thread each.
 DEFAULT_WORKERS = os.cpu_count() or 1
+#: Samples per tile: on the CPU small enough that a tile's window/FFT/power stay in cache,
+#: on a GPU large enough to fill the device with one batched cuFFT call.
+CPU_TILE_VALUES = 1 << 19
+GPU_TILE_VALUES = 1 << 25
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
 
 
 def cupy_module() -> ModuleType | None:
@@ -87,3 +96,28 @@ def synchronize(xp: ModuleType) -> None:
     """Wait until queued device work is done (a no-op on NumPy); for timing only."""
     if xp is not np:
         xp.cuda.Device().synchronize()
+
+
+def tile_values(xp: ModuleType) -> int:
+    """Default number of samples per tile for the backend."""
+    return CPU_TILE_VALUES if xp is np else GPU_TILE_VALUES
+
+
+def tile_threads(xp: ModuleType, workers: int | None) -> int:
+    """Host threads that process tiles: `workers` on the CPU, one on a GPU (the device is parallel)."""
+    return max(1, workers or DEFAULT_WORKERS) if xp is np else 1
+
+
+def run_tiles(xp: ModuleType, work: Callable[[Any], None], tiles: Sequence[Any], threads: int) -> None:
+    """Call `work(tile)` for every tile, on a shared pool of `threads` threads (NumPy and
+    scipy.fft release the GIL); exceptions propagate to the caller."""
+    if threads <= 1 or len(tiles) <= 1:
+        for item in tiles:
+            work(item)
+        return
+    with _pools_lock:
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="dsp")
+    for _ in pool.map(work, tiles):
+        pass

@@ -16,6 +16,8 @@ import numpy as np
 
 from streamer.sources import Block
 
+ENVELOPE_STEP_S = 0.02
+
 
 @dataclass(frozen=True)
 class MovingSource:
@@ -75,13 +77,17 @@ class Interrogator:
         t0_ns = self.next_t0_ns
         t_s = (self._index + np.arange(n_samples)) / self.sample_rate_hz
         data = self._rng.standard_normal((n_samples, self.n_channels), dtype=np.float32) * self.noise
-        # The envelope moves slowly: evaluate it at the chunk's mid time only.
-        t_mid = np.array([t_s[n_samples // 2]])
+        # The envelope moves slowly: evaluate it once per ENVELOPE_STEP_S piece of the chunk,
+        # at absolute piece boundaries, so the result does not depend on the chunk sizes.
+        step = max(1, round(ENVELOPE_STEP_S * self.sample_rate_hz))
+        cuts = [0] + [i - self._index for i in range(-(-self._index // step) * step, self._index + n_samples, step)
+                      if i > self._index] + [n_samples]
         for src in self.sources or ():
-            pos = positions_m(src, t_mid, self.fibre_length_m)[0]
-            envelope = src.amplitude * np.exp(-0.5 * ((self._x - pos) / src.width_m) ** 2)
-            tone = np.sin(2 * np.pi * src.frequency_hz * t_s)
-            data += (tone[:, None] * envelope[None, :]).astype(np.float32)
+            tone = np.sin(2 * np.pi * src.frequency_hz * t_s).astype(np.float32)
+            for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+                pos = positions_m(src, t_s[a : a + 1], self.fibre_length_m)[0]
+                envelope = (src.amplitude * np.exp(-0.5 * ((self._x - pos) / src.width_m) ** 2)).astype(np.float32)
+                data[a:b] += tone[a:b, None] * envelope[None, :]
         self._index += n_samples
         return data, t0_ns
 

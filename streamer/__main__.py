@@ -1,0 +1,7 @@
+"""`python -m streamer` runs the streamer CLI."""
+
+import sys
+
+from streamer.cli import main
+
+sys.exit(main())
