@@ -2,7 +2,7 @@
 
 Reasons: `Completed`, `Failed:<cause>` (ExitCode<n>, OOMKilled, Evicted, BackoffLimitExceeded),
 `DeadlineExceeded` (the Job's activeDeadlineSeconds, or the monitor's max age), `PendingTimeout:<cause>`
-(Unschedulable, ImagePullError, PVCUnbound, Suspended, NoPod, ...), `Idle` (no gRPC client ever,
+(Unschedulable, ImagePullError, PVCUnbound, Suspended, ...), `Idle` (no gRPC client ever,
 for the idle window), `ClientGone` (the last client left an idle window ago), `Orphan` (a Service,
 PVC, lease or queue without its Job), `Lost` (a running Job without its pod, Service, window lease
 or queue consumer), `UserCancel` (the Job carries the cancel annotation).
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glue import labels
+from glue.ids import JOB_ID_RE
 from glue.monitor import objects as o
 from glue.monitor.config import MonitorConfig
 
@@ -88,7 +89,7 @@ def decide(snap: Snapshot, now: float, cfg: MonitorConfig) -> list[Decision]:
     decisions = {}
     for job in snap.jobs:
         job_id = o.job_id_of(job)
-        if not job_id or o.is_deleting(job):
+        if not valid_job_id(job_id) or o.is_deleting(job):
             continue
         decision = decide_job(job, ctx)
         if decision:
@@ -121,7 +122,7 @@ def cancel_rule(job: Any, ctx: _Ctx) -> Decision | None:
 
 
 def finished_rule(job: Any, ctx: _Ctx) -> Decision | None:
-    failed = o.job_failed(job)
+    failed = o.job_failed(job) or _failed_pod_ends_job(job, ctx)
     if failed:
         if failed.get("reason") == "DeadlineExceeded":
             return _job_decision(job, "DeadlineExceeded", failed.get("message", ""))
@@ -136,12 +137,22 @@ def finished_rule(job: Any, ctx: _Ctx) -> Decision | None:
     return _job_decision(job, "Completed", done.get("message", ""))
 
 
+def _failed_pod_ends_job(job: Any, ctx: _Ctx) -> dict | None:
+    """With backoffLimit 0 the first failed pod fails the Job: react before the Job controller."""
+    if (job.get("spec") or {}).get("backoffLimit") != 0:
+        return None
+    for pod in ctx.pods_by_owner.get(o.uid_of(job), ()):
+        if o.pod_phase(pod) == "Failed":
+            return {"reason": "BackoffLimitExceeded", "message": f"pod {o.name_of(pod)} failed (backoffLimit 0)"}
+    return None
+
+
 def failure_cause(job: Any, ctx: _Ctx) -> str:
     for pod in ctx.pods_by_owner.get(o.uid_of(job), ()):
         cause = o.pod_failure_cause(pod)
         if cause:
             return cause
-    failed = o.job_failed(job) or {}
+    failed = o.job_failed(job) or _failed_pod_ends_job(job, ctx) or {}
     return failed.get("reason") or "Unknown"
 
 
@@ -155,7 +166,7 @@ def pending_rule(job: Any, ctx: _Ctx) -> Decision | None:
     if (job.get("spec") or {}).get("suspend"):
         cause, message = "Suspended", "the Job is suspended"
     elif not pods:
-        cause, message = "NoPod", "no pod was created"
+        return None  # a Job without any pod is Lost (lost_rule), not pending
     else:
         cause, message = o.pod_pending_cause(pods[0], ctx.pvc_phases)
     return _job_decision(job, f"PendingTimeout:{cause}", f"pending {waited:.0f}s: {message}")
@@ -265,7 +276,12 @@ def orphans(snap: Snapshot, now: float, cfg: MonitorConfig, job_ids: set[str]) -
         since = snap.idle_queues_since.get(queue.name)
         if match and match.group(1) not in job_ids and since is not None and now - since >= cfg.orphan_grace:
             found.setdefault(match.group(1), []).append(("Queue", {"metadata": {"name": queue.name}}))
-    return [_orphan_decision(job_id, objs) for job_id, objs in sorted(found.items())]
+    return [_orphan_decision(job_id, objs) for job_id, objs in sorted(found.items()) if valid_job_id(job_id)]
+
+
+def valid_job_id(job_id: str) -> bool:
+    """Only well-formed ids are acted on: cleanup.yml refuses the whole batch on a bad one."""
+    return bool(JOB_ID_RE.match(job_id))
 
 
 def _orphan_decision(job_id: str, objs: list[tuple[str, Any]]) -> Decision:
