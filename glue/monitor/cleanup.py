@@ -28,9 +28,10 @@ def cleanup_extravars(decisions: Sequence[Decision], reason: str) -> dict[str, A
 def cleaned_ids(stats: Mapping[str, Any], ok: bool, job_ids: Sequence[str]) -> set[str]:
     """The job ids the run cleaned, from the `spectrojobs.jobs` set_stats entries.
 
-    An entry counts as cleaned unless it says `failed`/`error` (or `cleaned: false`); an entry
-    that reports a uid precondition conflict (the name now belongs to a newer job) counts as done
-    for the stale decision. Without per-job entries a successful run cleaned them all.
+    cleanup.yml reports `result: deleted|absent|skipped` per job; `skipped` means the uid
+    precondition did not match (a newer job reuses the name): the stale decision cleaned nothing,
+    and the next pass decides again on fresh state. `failed`/`error`/`cleaned: false` count as not
+    cleaned. Without per-job entries a successful run cleaned them all.
     """
     entries = stats.get("jobs")
     if isinstance(entries, Mapping):
@@ -42,7 +43,7 @@ def cleaned_ids(stats: Mapping[str, Any], ok: bool, job_ids: Sequence[str]) -> s
         if not isinstance(entry, Mapping) or entry.get("job_id") not in job_ids:
             continue
         status = str(entry.get("status") or entry.get("result") or "").lower()
-        if entry.get("cleaned") is False or status in ("failed", "error"):
+        if entry.get("cleaned") is False or status in ("failed", "error", "skipped"):
             continue
         gone.add(entry["job_id"])
     return gone

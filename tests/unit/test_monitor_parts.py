@@ -110,6 +110,7 @@ def test_cleanup_vars_carry_uid_preconditions() -> None:
         ({"jobs": [{"job_id": "a", "status": "cleaned"}, {"job_id": "b", "status": "failed"}]}, False, {"a"}),
         ({"jobs": {"a": {"cleaned": True}, "b": {"cleaned": False}}}, True, {"a"}),
         ({"jobs": [{"job_id": "zzz"}]}, True, set()),
+        ({"jobs": [{"job_id": "a", "result": "deleted"}, {"job_id": "b", "result": "skipped"}]}, True, {"a"}),
     ],
 )
 def test_cleaned_ids(stats: dict, ok: bool, gone: set) -> None:
