@@ -209,6 +209,10 @@ class Runner:
         assert result is not None
         return result
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def queue_depth(self) -> int:
         return self._queue.qsize()
 
