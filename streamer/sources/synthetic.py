@@ -85,7 +85,8 @@ class Interrogator:
         for src in self.sources or ():
             tone = np.sin(2 * np.pi * src.frequency_hz * t_s).astype(np.float32)
             for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-                pos = positions_m(src, t_s[a : a + 1], self.fibre_length_m)[0]
+                piece_start = (self._index + a) // step * step
+                pos = positions_m(src, np.array([piece_start / self.sample_rate_hz]), self.fibre_length_m)[0]
                 envelope = (src.amplitude * np.exp(-0.5 * ((self._x - pos) / src.width_m) ** 2)).astype(np.float32)
                 data[a:b] += tone[a:b, None] * envelope[None, :]
         self._index += n_samples
