@@ -69,6 +69,7 @@ class Controller:
     name = "controller"
     interested_in: frozenset[str] = frozenset()
     resync_seconds = 1.0
+    min_interval_seconds = 0.0  # at least this long between passes (bursts of events coalesce)
 
     def __init__(self, api: ClusterAPI) -> None:
         self.api = api
@@ -107,3 +108,5 @@ class Controller:
                 self.sync()
             except Exception:  # one bad pass must not kill the controller
                 log.exception("%s sync failed", self.name)
+            if self.min_interval_seconds:
+                self._stop.wait(self.min_interval_seconds)
