@@ -45,6 +45,7 @@ def prepare_for_create(resource_plural: str, obj: dict[str, Any], now: datetime 
                        uid: str | None = None) -> dict[str, Any]:
     out = copy.deepcopy(require_object(obj, resource_plural))
     metadata = out.setdefault("metadata", {})
+    metadata.pop("selfLink", None)
     if uid is not None:
         metadata["uid"] = uid
     if now is not None:
@@ -76,6 +77,7 @@ def prepare_for_update(resource_plural: str, old: dict[str, Any], new: dict[str,
     out = copy.deepcopy(require_object(new, resource_plural))
     metadata = out.setdefault("metadata", {})
     old_meta = old.get("metadata") or {}
+    metadata.pop("selfLink", None)
     for key in SYSTEM_METADATA:
         if key in old_meta:
             metadata[key] = copy.deepcopy(old_meta[key])

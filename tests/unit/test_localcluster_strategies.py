@@ -3,6 +3,8 @@ import random
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from localcluster import strategies
 from localcluster.errors import ApiError
@@ -414,3 +416,41 @@ def test_non_object_body_is_400():
     with pytest.raises(ApiError) as e:
         strategies.prepare_for_create("pods", ["not", "an", "object"])
     assert e.value.code == 400
+
+
+_names = st.from_regex(r"[a-z]([a-z0-9-]{0,6}[a-z0-9])?", fullmatch=True)
+_env = st.lists(st.builds(lambda n, v: {"name": n.upper().replace("-", "_"), "value": v}, _names, _names),
+                max_size=3, unique_by=lambda e: e["name"])
+_ports = st.lists(st.builds(lambda p: {"containerPort": p}, st.integers(1, 65535)), max_size=2,
+                  unique_by=lambda p: p["containerPort"])
+_resources = st.sampled_from([{}, {"limits": {"cpu": "1", "memory": "1Gi"}}, {"requests": {"cpu": "100m"}},
+                              {"limits": {"nvidia.com/gpu": 1}}])
+_containers = st.lists(
+    st.builds(lambda n, tag, env, ports, res: {"name": n, "image": f"img{tag}", "env": env, "ports": ports,
+                                               "resources": res},
+              _names, st.sampled_from(["", ":latest", ":1.0"]), _env, _ports, _resources),
+    min_size=1, max_size=3, unique_by=lambda c: c["name"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(_containers, st.sampled_from([None, "Never", "OnFailure"]))
+def test_full_object_smp_of_what_was_sent_is_a_no_op(containers, restart):
+    spec = {"containers": containers}
+    if restart:
+        spec["restartPolicy"] = restart
+    sent = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns"}, "spec": spec}
+    stored = strategies.prepare_for_create("pods", sent, NOW, "u")
+    strategies.validate("pods", stored)
+    updated = strategies.prepare_for_update("pods", stored, apply_strategic_merge_patch(stored, sent))
+    strategies.validate("pods", updated, stored)
+    assert updated == stored
+
+
+def test_update_of_a_stored_object_with_itself_changes_nothing():
+    event = {"metadata": {"name": "e.1", "namespace": "ns"}, "involvedObject": {"kind": "Pod"}}
+    for plural, obj in (("jobs", SENT_JOB), ("pods", POD), ("services", SERVICE), ("persistentvolumeclaims", PVC),
+                        ("leases", LEASE), ("events", event), ("namespaces", {"metadata": {"name": "n"}}),
+                        ("nodes", {"metadata": {"name": "node-1"}, "status": {"phase": "Running"}})):
+        stored = strategies.prepare_for_create(plural, obj, NOW, "u")
+        strategies.validate(plural, stored)
+        assert strategies.prepare_for_update(plural, stored, stored) == stored, plural
