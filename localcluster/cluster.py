@@ -94,6 +94,9 @@ class Cluster:
         from localcluster import controllers
 
         assert self.server is not None
+        if not hasattr(controllers, "build"):
+            log.warning("localcluster.controllers provides no build(): running the API server alone")
+            return
         options: dict[str, Any] = {"node_name": self.config.node_name, "gpus_shared": self.config.gpus_shared,
                                    "state_dir": self.state_dir, "api_port": self.server.port}
         if self.config.gpus is not None:
