@@ -37,6 +37,10 @@ _DDL = (
     )""",
     "CREATE INDEX IF NOT EXISTS job_events_job_id ON job_events (job_id)",
     "CREATE INDEX IF NOT EXISTS job_events_at ON job_events (at)",
+    """CREATE TABLE IF NOT EXISTS monitor_sightings (
+        key TEXT PRIMARY KEY,
+        first_seen DOUBLE PRECISION NOT NULL
+    )""",
 )
 
 
@@ -110,6 +114,24 @@ class History:
         sql = f"SELECT DISTINCT job_id FROM job_events WHERE at >= {self._ph} ORDER BY job_id"
         with self._lock:
             return [row[0] for row in self._execute(sql, (since,)).fetchall()]
+
+    def sightings(self, keys: set[str], now: float) -> dict[str, float]:
+        """First time each key was seen in an unbroken run of sightings; keys not seen now are forgotten.
+
+        The monitor keeps here when it first saw a queue without a consumer, so the orphan grace
+        also holds across one-shot runs (`reap.yml`, cron)."""
+        with self._lock:
+            rows = self._execute("SELECT key, first_seen FROM monitor_sightings").fetchall()
+            known = {key: first for key, first in rows}
+            for key in known.keys() - keys:
+                self._execute(f"DELETE FROM monitor_sightings WHERE key = {self._ph}", (key,))
+            for key in keys - known.keys():
+                self._execute(
+                    f"INSERT INTO monitor_sightings (key, first_seen) VALUES ({self._ph}, {self._ph}) "
+                    "ON CONFLICT (key) DO NOTHING", (key, now),
+                )
+            self._commit()
+        return {key: known.get(key, now) for key in keys}
 
     def close(self) -> None:
         with self._lock:

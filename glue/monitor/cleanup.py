@@ -52,12 +52,13 @@ def cleaned_ids(stats: Mapping[str, Any], ok: bool, job_ids: Sequence[str]) -> s
 class PlaybookCleaner:
     """Runs cleanup.yml through glue.runner.Runner (one run for the whole batch)."""
 
-    def __init__(self, runner: Any, timeout_s: float) -> None:
+    def __init__(self, runner: Any, timeout_s: float, namespace: str) -> None:
         self.runner = runner
         self.timeout_s = timeout_s
+        self.namespace = namespace
 
     def __call__(self, decisions: Sequence[Decision], reason: str) -> set[str]:
-        extravars = cleanup_extravars(decisions, reason)
+        extravars = {**cleanup_extravars(decisions, reason), "spectrojobs_namespace": self.namespace}
         result = self.runner.run("cleanup.yml", extravars, timeout_s=self.timeout_s)
         if result.status not in ("successful", "failed"):
             raise CleanupFailed(f"cleanup.yml {result.status}: {result.error or ''} ({result.artifact_dir})")

@@ -60,16 +60,19 @@ def build(cfg: MonitorConfig, stack: ExitStack, metrics: MonitorMetrics, api_cli
     snapshotter = Snapshotter(
         cfg, ClusterReader(api_client, cfg.namespace), probe,
         known_job_ids=lambda: set(history.recent_job_ids(time.time() - HISTORY_LOOKBACK_S)),
+        sightings=history.sightings,
     )
     runner = Runner(
         runs_dir(),
         project_dir=cfg.playbook_dir or REPO_ROOT / "playbooks",
         inventory=cfg.inventory or REPO_ROOT / "inventories" / "local",
         workers=1, queue_size=2, default_timeout_s=cfg.cleanup_timeout,
+        # the local inventory reads these; the URL stays out of the run's extravars file
+        envvars={"SPECTROJOBS_NAMESPACE": cfg.namespace, "SPECTROJOBS_AMQP_URL": cfg.amqp_url},
     )
     stack.callback(runner.shutdown)
     return Reconciler(
-        cfg, snapshotter.take, PlaybookCleaner(runner, cfg.cleanup_timeout), publisher, history,
+        cfg, snapshotter.take, PlaybookCleaner(runner, cfg.cleanup_timeout, cfg.namespace), publisher, history,
         EventRecorder(api_client, cfg.namespace, time.time), metrics,
     )
 

@@ -108,11 +108,12 @@ class Snapshotter:
     """Builds a Snapshot per pass from the cluster, the broker and the streamers."""
 
     def __init__(self, cfg: MonitorConfig, reader: ClusterReader, queue_probe: Any = None,
-                 known_job_ids: Any = None) -> None:
+                 known_job_ids: Any = None, sightings: Any = None) -> None:
         self.cfg = cfg
         self.reader = reader
         self.queue_probe = queue_probe  # glue.broker.QueueProbe or None (no broker)
         self.known_job_ids = known_job_ids or (lambda: set())  # e.g. recent ids from the history
+        self.sightings = sightings  # History.sightings (persistent) or None (in memory)
         self.state = SnapshotState()
 
     def take(self, now: float) -> Snapshot:
@@ -120,7 +121,11 @@ class Snapshotter:
         services, pvcs, leases = self.reader.services(), self.reader.pvcs(), self.reader.leases()
         ids = {o.job_id_of(x) for x in (*jobs, *services, *pvcs)} | {o.lease_holder(x) for x in leases}
         queues = self.queues((ids | set(self.known_job_ids())) - {""})
-        self.state.idle_queues_since = track_idle_queues(self.state.idle_queues_since, queues, now)
+        if self.sightings is not None:
+            idle_names = {name for name, info in queues.items() if info.consumers == 0}
+            self.state.idle_queues_since = self.sightings(idle_names, now)
+        else:
+            self.state.idle_queues_since = track_idle_queues(self.state.idle_queues_since, queues, now)
         streams: dict = {}
         if self.cfg.idle_rule == "stream":
             streams = idle.read_statuses(idle.stream_targets(jobs, pods, services, self.cfg.stream_host))

@@ -55,3 +55,12 @@ def test_history_cli(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["history", "1-00002", "--history-url", url]) == 1
     assert cli_main(["history", "bad id", "--history-url", url]) == 2
     assert "job_id 'bad id' must look like" in capsys.readouterr().err
+
+
+def test_sightings_keep_the_first_time_of_an_unbroken_run(url: str) -> None:
+    with open_history(url) as history:
+        assert history.sightings({"q1", "q2"}, 10.0) == {"q1": 10.0, "q2": 10.0}
+        assert history.sightings({"q1"}, 20.0) == {"q1": 10.0}
+    with open_history(url) as history:  # survives a restart (one-shot runs)
+        assert history.sightings({"q1", "q2"}, 30.0) == {"q1": 10.0, "q2": 30.0}
+        assert history.sightings(set(), 40.0) == {}
