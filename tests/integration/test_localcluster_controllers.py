@@ -1,0 +1,301 @@
+"""The controllers against a real local cluster over HTTP, driven by the typed client:
+scheduler, kubelet (local processes), Job, TTL, GC, NodePort proxy, PVC binder, metrics."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.integration
+NS = "spectrojobs"
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def job_body(name: str, command: list[str], **spec: Any) -> dict:
+    container = {"name": "main", "image": "python:3.11", "command": command,
+                 "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]}
+    container.update(spec.pop("container", {}))
+    pod_spec = {"restartPolicy": "Never", "containers": [container], **spec.pop("pod", {})}
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "labels": {"test": name}},
+            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": {"test": name}}, "spec": pod_spec},
+                     **spec}}
+
+
+@pytest.fixture
+def api(k8s_api):
+    from kubernetes import client
+
+    class Api:
+        core = client.CoreV1Api(k8s_api)
+        batch = client.BatchV1Api(k8s_api)
+        custom = client.CustomObjectsApi(k8s_api)
+        ApiException = client.ApiException
+
+        def job(self, name):
+            try:
+                return self.batch.read_namespaced_job(name, NS)
+            except client.ApiException as e:
+                if e.status == 404:
+                    return None
+                raise
+
+        def pods(self, job_name):
+            return self.core.list_namespaced_pod(NS, label_selector=f"batch.kubernetes.io/job-name={job_name}").items
+
+        def running_pod(self, job_name):
+            return wait_for(f"a Running pod of {job_name}",
+                            lambda: next((p for p in self.pods(job_name) if p.status.phase == "Running"), None))
+
+        def condition(self, name, kind):
+            job = self.job(name)
+            return next((c for c in (job.status.conditions or []) if c.type == kind and c.status == "True"), None)
+
+        def delete_job(self, name, policy="Background"):
+            try:
+                self.batch.delete_namespaced_job(name, NS, propagation_policy=policy)
+            except client.ApiException as e:
+                if e.status != 404:
+                    raise
+
+    return Api()
+
+
+def pod_processes(uid: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("LOCALCLUSTER_POD_UID") == uid:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def test_job_runs_to_completion_then_ttl_deletes_it(api, cluster):
+    name = unique("ok")
+    body = job_body(name, ["python", "-c", "import os, time; print('pod ip', os.environ['POD_IP']); time.sleep(1)"],
+                    ttlSecondsAfterFinished=1)
+    api.batch.create_namespaced_job(NS, body)
+    pod = api.running_pod(name)
+    assert pod.status.pod_ip.startswith("127.64.") and pod.status.host_ip == "127.0.0.1"
+    assert pod.metadata.finalizers == ["batch.kubernetes.io/job-tracking"]
+    assert pod.metadata.owner_references[0].kind == "Job"
+    status = pod.status.container_statuses[0]
+    assert status.state.running is not None and status.ready and status.image_id == ""
+    complete = wait_for("Complete", lambda: api.condition(name, "Complete"))
+    assert complete.reason == "CompletionsReached"
+    job = api.job(name)
+    assert job.status.succeeded == 1 and job.status.completion_time is not None and not job.status.active
+    done = api.core.read_namespaced_pod(pod.metadata.name, NS)
+    terminated = done.status.container_statuses[0].state.terminated
+    assert done.status.phase == "Succeeded" and terminated.exit_code == 0 and terminated.reason == "Completed"
+    assert api.core.read_namespaced_pod_log(pod.metadata.name, NS) == f"pod ip {pod.status.pod_ip}\n"
+    wait_for("the TTL to delete the job", lambda: api.job(name) is None, timeout=15)
+    wait_for("its pod to go", lambda: not api.pods(name))
+    reasons = {e.reason for e in api.core.list_namespaced_event(NS).items if e.involved_object.name == name}
+    assert {"SuccessfulCreate", "Completed"} <= reasons
+
+
+def test_too_many_shared_gpus_stays_pending(api):
+    name = unique("gpu")
+    gpus = {"nvidia.com/gpu.shared": "5"}  # the session cluster has 4
+    api.batch.create_namespaced_job(NS, job_body(name, ["python", "-c", "pass"],
+                                                 container={"resources": {"requests": gpus, "limits": gpus}}))
+    try:
+        def unschedulable():
+            pods = api.pods(name)
+            conds = [c for p in pods for c in (p.status.conditions or []) if c.type == "PodScheduled"]
+            return next((c for c in conds if c.status == "False"), None)
+
+        cond = wait_for("PodScheduled=False", unschedulable)
+        assert cond.reason == "Unschedulable"
+        assert cond.message == ("0/1 nodes are available: 1 Insufficient nvidia.com/gpu.shared. preemption: 0/1 "
+                                "nodes are available: 1 No preemption victims found for incoming pod.")
+        pod = api.pods(name)[0]
+        assert pod.status.phase == "Pending" and not pod.spec.node_name
+        events = wait_for("FailedScheduling", lambda: [
+            e for e in api.core.list_namespaced_event(NS).items
+            if e.involved_object.name == pod.metadata.name and e.reason == "FailedScheduling"])
+        assert events[0].type == "Warning" and "Insufficient nvidia.com/gpu.shared" in events[0].message
+    finally:
+        api.delete_job(name)
+    wait_for("its pod to go", lambda: not api.pods(name))
+
+
+def test_background_delete_kills_the_process_and_collects_the_owned_service(api):
+    name = unique("bg")
+    job = api.batch.create_namespaced_job(NS, job_body(name, ["python", "-c", "import time; time.sleep(60)"]))
+    owner = {"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": job.metadata.uid,
+             "controller": False, "blockOwnerDeletion": True}
+    api.core.create_namespaced_service(NS, {"metadata": {"name": name, "ownerReferences": [owner]},
+                                            "spec": {"selector": {"test": name}, "ports": [{"port": 80}]}})
+    pod = api.running_pod(name)
+    procs = wait_for("the pod's process", lambda: pod_processes(pod.metadata.uid))
+    api.delete_job(name, "Background")
+    wait_for("the process to be killed", lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+                                                         for p in procs))
+    wait_for("the pod to go", lambda: not api.pods(name))
+    wait_for("the owned service to be collected", lambda: not [
+        s for s in api.core.list_namespaced_service(NS).items if s.metadata.name == name])
+
+
+def test_orphan_delete_leaves_the_pod_running(api):
+    name = unique("orphan")
+    api.batch.create_namespaced_job(NS, job_body(name, ["python", "-c", "import time; time.sleep(60)"]))
+    pod = api.running_pod(name)
+    api.delete_job(name, "Orphan")
+    wait_for("the job to go", lambda: api.job(name) is None)
+    orphan = wait_for("the pod to lose its owner and finalizer", lambda: next(
+        (p for p in api.pods(name) if not p.metadata.owner_references and not p.metadata.finalizers), None))
+    assert orphan.status.phase == "Running"
+    procs = pod_processes(pod.metadata.uid)
+    assert procs and all(p.is_running() for p in procs)
+    api.core.delete_namespaced_pod(pod.metadata.name, NS, grace_period_seconds=1)
+    wait_for("the orphan pod to go", lambda: not api.pods(name))
+    assert not pod_processes(pod.metadata.uid)
+
+
+def test_failing_command_with_backoff_limit_zero_fails_the_job(api):
+    name = unique("fail")
+    api.batch.create_namespaced_job(NS, job_body(name, ["python", "-c", "raise SystemExit(3)"]))
+    failed = wait_for("Failed", lambda: api.condition(name, "Failed"))
+    assert failed.reason == "BackoffLimitExceeded"
+    assert failed.message == "Job has reached the specified backoff limit"
+    assert api.condition(name, "FailureTarget") is not None
+    job = api.job(name)
+    assert job.status.failed == 1 and job.status.completion_time is None
+    pod = api.pods(name)[0]
+    terminated = pod.status.container_statuses[0].state.terminated
+    assert pod.status.phase == "Failed" and terminated.exit_code == 3 and terminated.reason == "Error"
+    api.delete_job(name)
+    wait_for("its pod to go", lambda: not api.pods(name))
+
+
+def test_active_deadline_kills_the_pod_and_fails_the_job(api):
+    name = unique("deadline")
+    api.batch.create_namespaced_job(NS, job_body(name, ["python", "-c", "import time; time.sleep(60)"],
+                                                 activeDeadlineSeconds=1))
+    pod = api.running_pod(name)
+    failed = wait_for("Failed", lambda: api.condition(name, "Failed"))
+    assert (failed.reason, failed.message) == ("DeadlineExceeded", "Job was active longer than specified deadline")
+    assert not pod_processes(pod.metadata.uid)
+    api.delete_job(name)
+    wait_for("its pod to go", lambda: not api.pods(name))
+
+
+def test_node_port_carries_bytes_to_the_pod(api):
+    name = unique("web")
+    api.batch.create_namespaced_job(NS, job_body(
+        name, ["python", "-m", "http.server", "--bind", "$(POD_IP)", "8000"],
+        container={"ports": [{"name": "http", "containerPort": 8000}]}))
+    svc = api.core.create_namespaced_service(NS, {"metadata": {"name": name}, "spec": {
+        "type": "NodePort", "selector": {"test": name}, "ports": [{"port": 8000, "targetPort": "http"}]}})
+    try:
+        node_port = svc.spec.ports[0].node_port
+        api.running_pod(name)
+
+        def fetch():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{node_port}/", timeout=2) as response:
+                    return response.status, response.read()
+            except OSError:
+                return None
+
+        status, body = wait_for("the server behind the node port", fetch)
+        assert status == 200 and b"Directory listing" in body
+    finally:
+        api.core.delete_namespaced_service(name, NS)
+        api.delete_job(name)
+    wait_for("its pod to go", lambda: not api.pods(name))
+
+
+def test_pvc_is_bound_used_and_released(api, cluster):
+    claim = unique("data")
+    api.core.create_namespaced_persistent_volume_claim(NS, {"metadata": {"name": claim}, "spec": {
+        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+    bound = wait_for("Bound", lambda: (lambda c: c if c.status.phase == "Bound" else None)(
+        api.core.read_namespaced_persistent_volume_claim(claim, NS)))
+    assert bound.spec.volume_name and bound.status.capacity == {"storage": "1Gi"}
+    assert bound.metadata.annotations["pv.kubernetes.io/bind-completed"] == "yes"
+    host_dir = cluster.state_dir / "volumes" / NS / claim
+    assert host_dir.is_dir()
+    name = unique("writer")
+    api.batch.create_namespaced_job(NS, job_body(
+        name, ["python", "-c", "import sys; open(sys.argv[1], 'w').write('hello')", "/data/out.txt"],
+        container={"volumeMounts": [{"name": "d", "mountPath": "/data"}]},
+        pod={"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": claim}}]}))
+    wait_for("Complete", lambda: api.condition(name, "Complete"))
+    assert (host_dir / "out.txt").read_text() == "hello"
+    api.delete_job(name)
+    wait_for("its pod to go", lambda: not api.pods(name))
+    api.core.delete_namespaced_persistent_volume_claim(claim, NS)
+    wait_for("the claim to go", lambda: claim not in {
+        c.metadata.name for c in api.core.list_namespaced_persistent_volume_claim(NS).items})
+
+
+def test_unbindable_claim_keeps_the_pod_pending(api):
+    claim = unique("unbound")
+    api.core.create_namespaced_persistent_volume_claim(NS, {"metadata": {"name": claim}, "spec": {
+        "storageClassName": "unbindable", "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "1Gi"}}}})
+    name = unique("blocked")
+    api.batch.create_namespaced_job(NS, job_body(
+        name, ["python", "-c", "pass"], container={"volumeMounts": [{"name": "d", "mountPath": "/data"}]},
+        pod={"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": claim}}]}))
+    try:
+        cond = wait_for("PodScheduled=False", lambda: next(
+            (c for p in api.pods(name) for c in (p.status.conditions or [])
+             if c.type == "PodScheduled" and c.status == "False"), None))
+        assert "pod has unbound immediate PersistentVolumeClaims" in cond.message
+        assert api.core.read_namespaced_persistent_volume_claim(claim, NS).status.phase == "Pending"
+    finally:
+        api.delete_job(name)
+        api.core.delete_namespaced_persistent_volume_claim(claim, NS)
+
+
+def test_pod_metrics_show_cpu_of_a_busy_pod(api):
+    name = unique("busy")
+    api.batch.create_namespaced_job(NS, job_body(
+        name, ["python", "-c", "import time\nend = time.time() + 30\nwhile time.time() < end: pass"]))
+    try:
+        pod = api.running_pod(name)
+
+        def cpu():
+            try:
+                metrics = api.custom.get_namespaced_custom_object("metrics.k8s.io", "v1beta1", NS, "pods",
+                                                                  pod.metadata.name)
+            except api.ApiException:
+                return None
+            usage = metrics["containers"][0]["usage"]
+            return metrics if int(usage["cpu"].rstrip("n")) > 0 and usage["memory"].endswith("Ki") else None
+
+        metrics = wait_for("CPU usage", cpu, timeout=10, interval=0.5)
+        assert metrics["kind"] == "PodMetrics" and metrics["containers"][0]["name"] == "main"
+        listed = api.custom.list_namespaced_custom_object("metrics.k8s.io", "v1beta1", NS, "pods",
+                                                          label_selector=f"test={name}")
+        assert [m["metadata"]["name"] for m in listed["items"]] == [pod.metadata.name]
+        node = api.custom.list_cluster_custom_object("metrics.k8s.io", "v1beta1", "nodes")["items"][0]
+        assert node["usage"]["memory"].endswith("Ki")
+    finally:
+        api.delete_job(name)
+    wait_for("its pod to go", lambda: not api.pods(name))
