@@ -3,7 +3,7 @@ import random
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from localcluster import strategies
@@ -432,7 +432,7 @@ _containers = st.lists(
     min_size=1, max_size=3, unique_by=lambda c: c["name"])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_containers, st.sampled_from([None, "Never", "OnFailure"]))
 def test_full_object_smp_of_what_was_sent_is_a_no_op(containers, restart):
     spec = {"containers": containers}
