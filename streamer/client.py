@@ -67,10 +67,13 @@ class WatchStats:
 
 
 class StreamClient:
-    def __init__(self, target: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, target: str, timeout_s: float = 10.0, options: list[tuple[str, object]] | None = None) -> None:
+        """`options`: extra gRPC channel arguments, e.g. ("grpc.http2.bdp_probe", 0) keeps the
+        HTTP/2 receive window small, so a slow reader is felt by the server at once."""
         self.target = target
         self.timeout_s = timeout_s
-        self.channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", MAX_MESSAGE)])
+        self.channel = grpc.insecure_channel(
+            target, options=[("grpc.max_receive_message_length", MAX_MESSAGE), *(options or [])])
         self.stub = pb_grpc.StreamerStub(self.channel)
         self._call = None
 

@@ -170,14 +170,32 @@ class Server:
                 return
 
     def start(self) -> None:
+        """Start producing (or, for a live feed of unknown rate, wait for its first block) and keep
+        the health status current: SERVING while the view is known, the source delivers and the
+        job runs (or is done)."""
         if self.source.sample_rate_hz is None:
             threading.Thread(target=self._boot_live, name="boot", daemon=True).start()
-            return
-        params = check_view(self.values, self.source.sample_rate_hz)
-        self._install(params, self.source.blocks).start()
+        else:
+            params = check_view(self.values, self.source.sample_rate_hz)
+            self._install(params, self.source.blocks).start()
+        threading.Thread(target=self._watch_health, name="health", daemon=True).start()
+
+    def serving(self) -> bool:
+        return (self.service.metadata is not None and self.source.ready()
+                and self.job_state() in ("running", "done"))
+
+    def _watch_health(self) -> None:
+        while not self._stop.wait(POLL_S / 2):
+            self.service.set_serving(self.serving())
+        self.service.set_serving(False)
+
+    def exit_decision(self) -> tuple[str, int] | None:
+        return exit_decision(time.time(), self.fanout.n_clients, self.fanout.last_activity,
+                             self.values["idle_timeout"], self.job_state(), self.fanout.clients_seen)
 
     def stop(self) -> None:
         self._stop.set()
+        self.service.set_serving(False)
         if self.job is not None:
             self.job.stop()
         else:
@@ -209,10 +227,7 @@ def run(values: dict, params) -> int:
     decision = None
     try:
         while decision is None and not stopping.wait(POLL_S):
-            srv.service.set_serving(srv.service.metadata is not None and srv.source.ready()
-                                    and srv.job_state() in ("running", "done"))
-            decision = exit_decision(time.time(), srv.fanout.n_clients, srv.fanout.last_activity,
-                                     values["idle_timeout"], srv.job_state(), srv.fanout.clients_seen)
+            decision = srv.exit_decision()
     except StreamerError as e:
         log.error("%s", e)
         decision = ("failed", 1)
@@ -220,7 +235,6 @@ def run(values: dict, params) -> int:
     sent, dropped = srv.fanout.totals()
     log.info("exiting (%s): %d rows computed, %d sent, %d dropped", reason,
              srv.job.stats.rows_computed if srv.job else 0, sent, dropped)
-    srv.service.set_serving(False)
     srv.stop()
     grpc_server.stop(1.0).wait(2.0)
     if srv.job is not None:

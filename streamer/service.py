@@ -59,6 +59,8 @@ class StreamerService:
             status.rows_computed = self.job.stats.rows_computed
             status.chunks_in = self.job.stats.chunks_in
             status.resets = self.job.stats.resets
+            if self.job.state in ("done", "failed"):
+                status.source_state = self.job.state
         c = self.source_counters
         if c is not None:
             status.gaps, status.duplicates, status.malformed = c.gaps, c.duplicates, c.malformed
