@@ -283,8 +283,11 @@ def _validate(raw: dict[str, Any], errors: list[dict] | None = None) -> ViewRequ
     errors += _time_errors(v)
     errors += _rule_errors(v)
     if errors:
-        raise ParamError(errors)
-    fields = {k: v[k] for k in ViewParams.__dataclass_fields__ if v.get(k) is not None}
+        received = {_F[name]: value for name, value in raw.items()}  # report values as received
+        raise ParamError([dict(e, value=received.get(e["field"], e["value"])) for e in errors])
+    fields = {k: v.get(k) for k in ViewParams.__dataclass_fields__}
+    if fields["channels_per_stream"] is None:
+        del fields["channels_per_stream"]
     return ViewRequest(ViewParams(**fields), v["start_time"], v["end_time"])
 
 

@@ -17,9 +17,10 @@ periods), counted from the `t0_ns` of the block that held the frame's first samp
 the input's clock shows in the row times. They are chunking-independent to the nanosecond when
 the blocks' `t0_ns` are consistent (`t0 + n * 1e9 / sample_rate` on an integer-ns period).
 
-Speed: every channel and every frame of a block go through one strided view, one window
-multiply and one rfft call (scipy.fft with `workers` threads, or cuFFT); large blocks are cut
-into batches of at most `max_batch_values` windowed samples to bound memory.
+Speed: the frames of every channel are one strided view over the (samples, channels) buffer
+(no copy, no loop per frame or channel); it is cut into tiles of channels x frames small enough
+to stay in the CPU cache, which `workers` threads run in parallel (window, rfft, power, pooling
+and dB fused per tile). On a GPU one tile usually holds everything: one batched cuFFT call.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from . import xp as xpmod
 from .params import ViewParams
 
 EPS = 1e-30  # power floor: -300 dB; DAS strain rates are ~1e-9, so no real signal reaches it
-DEFAULT_MAX_BATCH_VALUES = None  # samples per tile: xp.DEFAULT_TILE_VALUES of the backend
 
 
 @dataclass
@@ -53,15 +53,10 @@ def hann(xp: ModuleType, n: int) -> Any:
     return (0.5 - 0.5 * xp.cos(2 * np.pi * xp.arange(n) / n)).astype(xp.float32)
 
 
-def pool_matrix(params: ViewParams) -> np.ndarray | None:
-    """(cropped bins, display bins) float32 averaging matrix, or None when nothing is pooled."""
-    if not params.pooled:
-        return None
+def pool_segments(params: ViewParams) -> tuple[np.ndarray, np.ndarray]:
+    """Start of each display bin in the interleaved (re, im) cropped spectrum, and 1/bins per group."""
     edges = params.pool_edges
-    matrix = np.zeros((params.n_cropped_bins, len(edges) - 1), dtype=np.float32)
-    for group, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-        matrix[a:b, group] = 1.0 / (b - a)
-    return matrix
+    return 2 * edges[:-1], (1.0 / np.diff(edges)).astype(np.float32)
 
 
 class StreamingSpectrogram:
@@ -72,17 +67,17 @@ class StreamingSpectrogram:
         params: ViewParams,
         xp: ModuleType | str | None = None,
         workers: int | None = None,
-        max_batch_values: int | None = DEFAULT_MAX_BATCH_VALUES,
+        tile_values: int | None = None,
     ):
         self.params = params
         self.xp = xpmod.select(xp)
-        self.workers = workers
-        self.max_batch_values = max_batch_values or xpmod.tile_values(self.xp)
         self._n_channels = params.n_channels
         self._length = params.frame_length
         self._hop = params.hop
         self._period_ns = 1e9 / params.sample_rate_hz
         self._bins_shape = () if params.is_waterfall else (params.n_bins,)
+        self._tile_values = tile_values or xpmod.tile_values(self.xp)
+        self._tile_channels = xpmod.tile_channels(self.xp)
         self._threads = xpmod.tile_threads(self.xp, workers)
         self._fft_workers = 1 if self._threads > 1 else workers
         if params.is_waterfall:
@@ -90,14 +85,16 @@ class StreamingSpectrogram:
         else:
             window = hann(self.xp, params.nfft)
             self._window = window / window.sum()
-            pool = pool_matrix(params)
-            self._pool = None if pool is None else self.xp.asarray(np.repeat(pool, 2, axis=0))
+            starts, scale = pool_segments(params)
+            self._segments = self.xp.asarray(starts) if params.pooled else None
+            self._scale = self.xp.asarray(scale)
+            self._crop = slice(2 * params.bin_slice.start, 2 * params.bin_slice.stop)
             self._rows_of = self._spectrum
         self.reset()
 
     def reset(self) -> None:
         """Forget carried samples and the clock (the input changed); the next block starts row 0."""
-        self._buf = self.xp.zeros((self._n_channels, 0), dtype=self.xp.float32)  # (channels, samples)
+        self._buf = self.xp.zeros((0, self._n_channels), dtype=self.xp.float32)  # (samples, channels)
         self._buf_start = 0  # stream index of the first carried sample
         self._next = 0  # stream index of the next frame's first sample
         self._total = 0  # stream index after the last fed sample
@@ -107,7 +104,7 @@ class StreamingSpectrogram:
     def feed(self, block: Any, t0_ns: int) -> Rows:
         """Add a block (n_samples, n_channels) starting at `t0_ns`; return the rows it completes."""
         xp = self.xp
-        block = xp.asarray(block)
+        block = xp.asarray(block, dtype=xp.float32)
         if block.ndim != 2 or block.shape[1] != self._n_channels:
             raise ValueError(f"block shape {tuple(block.shape)}: expected (n_samples, {self._n_channels})")
         n = block.shape[0]
@@ -115,58 +112,54 @@ class StreamingSpectrogram:
             return self._empty()
         self._anchor_idx = np.append(self._anchor_idx, self._total)
         self._anchor_t = np.append(self._anchor_t, np.int64(t0_ns))
-        fresh = xp.ascontiguousarray(block.T, dtype=xp.float32)
-        data = fresh if self._buf.shape[1] == 0 else xp.concatenate([self._buf, fresh], axis=1)
-        data_start = self._total if self._buf.shape[1] == 0 else self._buf_start
+        carried = self._buf.shape[0] > 0
+        data = xp.concatenate([self._buf, block]) if carried else xp.ascontiguousarray(block)
+        data_start = self._buf_start if carried else self._total
         self._total += n
         first = self._next - data_start
-        n_frames = max(0, (data.shape[1] - first - self._length) // self._hop + 1) if first >= 0 else 0
+        n_frames = max(0, (data.shape[0] - first - self._length) // self._hop + 1)
         rows = self._frames_to_rows(data, first, n_frames)
-        starts = self._next + self._hop * np.arange(n_frames, dtype=np.int64)
-        t_ns = self._times(starts)
+        t_ns = self._times(self._next + self._hop * np.arange(n_frames, dtype=np.int64))
         self._next += n_frames * self._hop
         self._carry(data, data_start)
         return Rows(rows, t_ns)
 
     def _frames_to_rows(self, data: Any, first: int, n_frames: int) -> np.ndarray:
-        """Rows of frames [first + j*hop, ... + L) of `data` (channels, samples), cut into
-        (channel block x frame block) tiles of at most `max_batch_values` samples each."""
+        """Rows of the frames [first + j*hop, first + j*hop + L) of `data` (samples, channels).
+
+        All frames are one strided view (channels, frames, L); it is cut into tiles of at most
+        `tile_channels` channels x `tile_values` samples that run on `workers` threads."""
         xp = self.xp
         out = xp.empty((n_frames, self._n_channels, *self._bins_shape), dtype=xp.float32)
-        if n_frames == 0:
-            return xpmod.to_host(out).reshape((0, *self.params.row_shape))
-        per_tile = max(1, self.max_batch_values // self._length)
-        frame_step = min(n_frames, per_tile)
-        channel_step = max(1, min(self._n_channels, per_tile // frame_step))
-        tiles = [
-            (c0, min(c0 + channel_step, self._n_channels), f0, min(f0 + frame_step, n_frames))
-            for f0 in range(0, n_frames, frame_step)
-            for c0 in range(0, self._n_channels, channel_step)
-        ]
-        item = data.itemsize
-
-        def tile(bounds: tuple[int, int, int, int]) -> None:
-            c0, c1, f0, f1 = bounds
-            view = data[c0:c1, first + f0 * self._hop:]
+        if n_frames:
+            item = data.itemsize
             frames = xpmod.as_strided(
-                xp, view, (c1 - c0, f1 - f0, self._length), (view.strides[0], self._hop * item, item)
+                xp, data[first:], (self._n_channels, n_frames, self._length),
+                (item, self._hop * data.strides[0], data.strides[0]),
             )
-            out[f0:f1, c0:c1] = xp.moveaxis(self._rows_of(frames), 0, 1)
+            c_step = min(self._n_channels, self._tile_channels)
+            f_step = max(1, self._tile_values // (c_step * self._length))
+            tiles = [(c, f) for f in range(0, n_frames, f_step) for c in range(0, self._n_channels, c_step)]
 
-        xpmod.run_tiles(xp, tile, tiles, self._threads)
+            def tile(corner: tuple[int, int]) -> None:
+                c, f = corner
+                rows = self._rows_of(frames[c:c + c_step, f:f + f_step])
+                out[f:f + f_step, c:c + c_step] = rows.swapaxes(0, 1)
+
+            xpmod.run_tiles(tile, tiles, self._threads)
         return xpmod.to_host(out).reshape((n_frames, *self.params.row_shape))
 
     def _spectrum(self, frames: Any) -> Any:
         """(channels, frames, nfft) samples -> (channels, frames, display bins) dB."""
         xp = self.xp
         spectrum = xpmod.rfft(xp, xp.multiply(frames, self._window), axis=-1, workers=self._fft_workers)
-        crop = spectrum.view(xp.float32)[..., 2 * self.params.bin_slice.start:2 * self.params.bin_slice.stop]
-        xp.multiply(crop, crop, out=crop)  # re^2, im^2 side by side
-        if self._pool is None:
+        crop = spectrum.view(xp.float32)[..., self._crop]  # re, im of the cropped bins, interleaved
+        xp.multiply(crop, crop, out=crop)
+        if self._segments is None:
             power = crop[..., 0::2] + crop[..., 1::2]
-        else:  # the pooling matrix sums re^2 + im^2 and averages the group in one GEMM
-            c, f, k2 = crop.shape
-            power = (crop.reshape(c * f, k2) @ self._pool).reshape(c, f, -1)
+        else:  # re^2 + im^2 of all the bins of a display bin in one segmented sum, then the mean
+            power = xpmod.segment_sum(xp, crop, self._segments)
+            power *= self._scale
         return self._db(power)
 
     def _band_energy(self, frames: Any) -> Any:
@@ -187,11 +180,11 @@ class StreamingSpectrogram:
     def _carry(self, data: Any, data_start: int) -> None:
         """Keep only the samples from the next frame on (none when hop > nfft skips past them)."""
         keep_from = min(max(self._next, data_start), self._total)
-        self._buf = data[:, keep_from - data_start:].copy()
+        self._buf = data[keep_from - data_start:].copy()
         self._buf_start = keep_from
-        live = np.searchsorted(self._anchor_idx, self._next, side="right") - 1
-        self._anchor_idx = self._anchor_idx[max(live, 0):]
-        self._anchor_t = self._anchor_t[max(live, 0):]
+        live = max(int(np.searchsorted(self._anchor_idx, self._next, side="right")) - 1, 0)
+        self._anchor_idx = self._anchor_idx[live:]
+        self._anchor_t = self._anchor_t[live:]
 
     def _empty(self) -> Rows:
         return Rows(np.zeros((0, *self.params.row_shape), dtype=np.float32), np.zeros(0, dtype=np.int64))
