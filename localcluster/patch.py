@@ -132,8 +132,9 @@ def _merge_value(original: Any, patch: Any, path: tuple[str, ...]) -> Any:
         return _DELETE if merged is None else merged
     if isinstance(patch, list):
         key = merge_key(path)
-        if key is None or not isinstance(original, list):
+        if key is None:
             return copy.deepcopy(patch)
+        original = original if isinstance(original, list) else []
         if key == SET:
             return _merge_set(original, patch)
         return _merge_keyed_list(original, patch, key, path)
@@ -150,10 +151,14 @@ def _merge_set(original: list[Any], patch: list[Any]) -> list[Any]:
 
 
 def _merge_keyed_list(original: list[Any], patch: list[Any], key: str, path: tuple[str, ...]) -> list:
-    if any(isinstance(v, dict) and v.get(PATCH) == "replace" for v in patch):
-        return _strip_list([v for v in patch if not (isinstance(v, dict) and PATCH in v and len(v) == 1)])
     if not all(isinstance(v, dict) for v in patch + original):
         return copy.deepcopy(patch)
+    for item in patch:
+        if item.get(PATCH, "delete") not in ("delete", "replace"):
+            raise bad_request(f"{_where(path)}: list items may only carry {PATCH}: delete or replace, "
+                              f"got {item.get(PATCH)!r}")
+    if any(v.get(PATCH) == "replace" for v in patch):  # the whole list becomes the plain items
+        return _strip_list([v for v in patch if PATCH not in v])
     merged = [copy.deepcopy(v) for v in original]
     patch_keys: list[Any] = []
     for i, item in enumerate(patch):

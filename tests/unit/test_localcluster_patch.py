@@ -170,6 +170,10 @@ def test_patch_delete_directive_in_list_and_map():
                       "affinity": {"$patch": "delete"}}}
     merged = apply_strategic_merge_patch(live, patch)
     assert merged == {"spec": {"containers": [{"name": "a", "env": [{"name": "Y", "value": "2"}]}]}}
+    # a keyed list the live object lacks still drops directives
+    merged = apply_strategic_merge_patch({"spec": {}}, {"spec": {"volumes": [{"name": "x", "$patch": "delete"},
+                                                                               {"name": "y", "emptyDir": {}}]}})
+    assert merged == {"spec": {"volumes": [{"name": "y", "emptyDir": {}}]}}
 
 
 def test_patch_replace_directive_in_list_and_map():
@@ -179,6 +183,9 @@ def test_patch_replace_directive_in_list_and_map():
                       "securityContext": {"$patch": "replace", "runAsUser": 3}}}
     merged = apply_strategic_merge_patch(live, patch)
     assert merged == {"spec": {"volumes": [{"name": "c"}], "securityContext": {"runAsUser": 3}}}
+    # every item carrying a directive is pruned from a replaced list
+    merged = apply_strategic_merge_patch(live, {"spec": {"volumes": [{"name": "a", "$patch": "replace"}, {"name": "d"}]}})
+    assert merged["spec"]["volumes"] == [{"name": "d"}]
 
 
 def test_retain_keys_drops_other_fields():
@@ -235,6 +242,9 @@ def test_smp_errors():
     assert e.value.code == 400 and "merge key 'name'" in e.value.message
     with pytest.raises(ApiError):
         apply_strategic_merge_patch({}, {"spec": {"$patch": "explode"}})
+    with pytest.raises(ApiError) as e:
+        apply_strategic_merge_patch({}, {"spec": {"containers": [{"name": "a", "$patch": "merge"}]}})
+    assert e.value.code == 400 and "spec.containers" in e.value.message
 
 
 def test_merge_patch_rfc7386_examples():
