@@ -163,12 +163,20 @@ class ClusterCache:
                 self._stop.wait(1.0)
 
     def _get(self, kind: str, query: list[tuple[str, str]], stream: bool) -> Any:
+        """GET a collection (or its watch) as a raw urllib3 response; raises on an error status."""
         path = KIND_PATHS[kind].format(ns=self.namespace)
-        response = self.api_client.call_api(
-            path, "GET", query_params=query, header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
-            _request_timeout=(10, self.watch_timeout_s + 30) if stream else 30,
+        method, url, headers, _, _ = self.api_client.param_serialize(
+            "GET", path, query_params=query, header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
         )
+        timeout = (10, self.watch_timeout_s + 30) if stream else 30
+        response = self.api_client.call_api(method, url, headers, _request_timeout=timeout).response
+        if response.status >= 400:
+            detail = response.data[:300]
+            response.release_conn()
+            if response.status == 410:
+                raise Gone(detail)
+            raise RuntimeError(f"GET {path}: HTTP {response.status}: {detail!r}")
         return response
 
     def _relist(self, kind: str) -> str:

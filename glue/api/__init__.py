@@ -4,7 +4,7 @@ Settings: the DEFAULTS below, then every `GLUE_<KEY>` environment variable (valu
 JSON when they are JSON, e.g. `GLUE_OPEN_MODE=true`, `GLUE_MAX_WINDOWS=6`), then `test_config`.
 The app refuses to start without bearer tokens unless `OPEN_MODE` is set. With
 `START_SERVICES` (default) it connects to the cluster (watch-fed cache), starts the playbook
-runner and, when `HISTORY_URL` is set, opens the event history; `shutdown(app)` stops them.
+runner and opens the event history (`HISTORY_URL`, shared with the monitor); `shutdown(app)` stops them.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def default_config() -> dict[str, Any]:
         "OPEN_MODE": False,
         "WEBHOOKS": {},
         "WEBHOOKS_FILE": None,
-        "HISTORY_URL": None,
+        "HISTORY_URL": os.environ.get("SPECTROJOBS_HISTORY_URL", ""),  # "": SQLite in the home
         "RECORDINGS_DIR": os.environ.get("SPECTROJOBS_RECORDINGS_DIR") or str(home / "recordings"),
         "LIVE_METADATA": {  # the synthetic interrogator's defaults (streamer.sources.synthetic)
             "prr": 2000.0, "dx": 1.0, "num_samples_per_trace": 100, "dtype": "float32",
@@ -89,14 +89,14 @@ def _start_services(app: Flask, metrics: ApiMetrics) -> None:
         keep_runs=int(config["KEEP_RUNS"]), envvars=envvars,
         on_finish=lambda r: metrics.runs.labels(r.playbook, r.status).inc(),
     )
-    service = JobService(config, runner, cache)
+    from glue.history import open_history
+
+    history = open_history(config["HISTORY_URL"] or "")
+    service = JobService(config, runner, cache, history)
     metrics.bind(runner.queue_depth, runner.running, lambda: len(service.windows_in_use()))
     app.extensions.update({"spectrojobs.cache": cache, "spectrojobs.runner": runner,
-                           "spectrojobs.service": service, "spectrojobs.api_client": api_client})
-    if config["HISTORY_URL"]:
-        from glue.history import open_history
-
-        app.extensions["spectrojobs.history"] = open_history(config["HISTORY_URL"])
+                           "spectrojobs.service": service, "spectrojobs.api_client": api_client,
+                           "spectrojobs.history": history})
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -135,6 +135,6 @@ def shutdown(app: Flask, cancel_runs: bool = False) -> None:
     if api_client is not None:
         api_client.close()
     history = app.extensions.pop("spectrojobs.history", None)
-    if history is not None and hasattr(history, "close"):
+    if history is not None:
         history.close()
     app.extensions.pop("spectrojobs.service", None)

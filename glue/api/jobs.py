@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from glue.api.auth import current_identity
-from glue.api.errors import ApiError, not_found
+from glue.api.errors import ApiError
 from glue.api.service import JobService
 from glue.ids import parse_job_id
 from glue.request import parse_configure
@@ -101,5 +101,5 @@ def job_events(job_id: str):
     parse_job_id(job_id, max_windows=current_app.config["MAX_WINDOWS"])
     history = current_app.extensions.get("spectrojobs.history")
     if history is None:
-        raise not_found("event history of job", job_id)
+        raise ApiError(503, "NotReady", "the event history is not open (started without services)")
     return jsonify({"job_id": job_id, "events": history.events(job_id)})

@@ -127,7 +127,7 @@ PATHS = {
     "/job/{job_id}/events": {"parameters": [JOB_ID], "get": {"summary": "Lifecycle events (history)",
         "responses": {"200": _json({"type": "object", "required": ["job_id", "events"], "properties": {
             "job_id": STR, "events": {"type": "array", "items": {"type": "object"}}}}, "events"),
-            **_errors(401, 404)}}},
+            **_errors(401, 404, 503)}}},
     "/metadata/{job_id}": {"parameters": [JOB_ID], "get": {"summary": "Stream metadata of a job",
         "responses": {"200": _json({"allOf": [_ref("ViewFields"), {"type": "object"}]}, "metadata"),
                       **_errors(401, 404, 503)}}},

@@ -59,8 +59,9 @@ def failure_body(result: RunResult) -> dict[str, Any]:
 
 
 class JobService:
-    def __init__(self, config: dict, runner: Runner, cache: ClusterCache) -> None:
+    def __init__(self, config: dict, runner: Runner, cache: ClusterCache, history: Any = None) -> None:
         self.config = config
+        self.history = history
         self.runner = runner
         self.cache = cache
         self.max_windows = int(config["MAX_WINDOWS"])
@@ -125,7 +126,16 @@ class JobService:
             raise ApiError(code, result.reason.split(":", 1)[0] if result.reason else "CreateFailed",
                            f"create of {pending.job_id} failed: {result.reason or result.status}",
                            headers=headers, job_id=pending.job_id, **failure_body(result))
+        self._record(pending.job_id, "Created", "", identity, result.stats.get("job_uid"))
         return pending, result
+
+    def _record(self, job_id: str, what: str, reason: str, who: str, uid: str | None) -> None:
+        if self.history is None:
+            return
+        try:
+            self.history.record(job_id, what=what, reason=reason, who=who, uid=uid or "")
+        except Exception:  # history is evidence, not control: a failed write must not fail the call
+            logger.exception("could not record %s of %s in the history", what, job_id)
 
     # -- reads ---------------------------------------------------------------------------------
     def view(self, job_id: str) -> dict[str, Any]:
@@ -189,4 +199,5 @@ class JobService:
         with self._lock:
             self._metadata.pop(job_id, None)
             self._failed.pop(job_id, None)
+        self._record(job_id, "Deleted", "UserCancel", identity_name, view.get("uid"))
         return {"job_id": job_id, "status": "Deleted", "run_id": result.ident, "result": result.stats}
