@@ -56,7 +56,6 @@ class Kubelet(Controller):
         self._lock = threading.Lock()  # guards _runs against readers in other threads (metrics)
         self._ips = PodIPAllocator(config.pod_ip_network)
         self._pids = processes.PidsFile(config.state_dir)
-        self._recovered = False
         self._final_deleted: set[str] = set()
         self._known: dict[str, tuple[str, str, list[str]]] = {}  # uid → (ns, name, containers)
         self._python_dir = str(Path(sys.executable).parent)
@@ -75,9 +74,6 @@ class Kubelet(Controller):
     # ---- the loop ----
     def sync(self) -> None:
         pods = [p for p in self.api.list("pods") if p.get("spec", {}).get("nodeName") == self.config.node_name]
-        if not self._recovered:
-            self._recover(pods)
-            self._recovered = True
         present = {p["metadata"]["uid"] for p in pods}
         names = {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods}
         for uid in [u for u in self._runs if u not in present]:
@@ -110,7 +106,11 @@ class Kubelet(Controller):
         uid, deleting = meta["uid"], bool(meta.get("deletionTimestamp"))
         run = self._runs.get(uid)
         if run is None:
-            if deleting and not is_terminal(pod):
+            status = pod.get("status", {})
+            if not is_terminal(pod) and (status.get("startTime") or status.get("containerStatuses")):
+                # started by an earlier run of the cluster: its processes are gone
+                pod = self._write_lost(pod, "NodeRestart", "the node restarted and the pod's processes are gone")
+            elif deleting and not is_terminal(pod):
                 pod = self._write_lost(pod, "Killing", "the pod was deleted before it started")
             if is_terminal(pod):
                 if deleting:
@@ -292,18 +292,6 @@ class Kubelet(Controller):
             path = self.log_path(namespace, name, container)
             self.log_marks.forget(path)
             path.unlink(missing_ok=True)
-
-    def _recover(self, pods: list[Obj]) -> None:
-        """First pass after a (re)start: pods that ran before are gone with their processes."""
-        for pod in pods:
-            status = pod.get("status", {})
-            if is_terminal(pod):
-                continue
-            if status.get("startTime") or status.get("containerStatuses"):
-                try:
-                    self._write_lost(pod, "NodeRestart", "the node restarted and the pod's processes are gone")
-                except ApiError as e:
-                    log.warning("pod %s: cannot record NodeRestart: %s", pod["metadata"]["name"], e.message)
 
 
 def _base_env() -> dict[str, str]:
