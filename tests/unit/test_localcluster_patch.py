@@ -312,3 +312,16 @@ def test_smp_with_itself_is_identity(obj):
 def test_smp_equals_merge_patch_without_keyed_lists(obj, patch):
     # Random keys never hit a merge-key path, so SMP degrades to RFC 7386.
     assert apply_strategic_merge_patch(obj, patch) == apply_merge_patch(obj, patch)
+
+
+def test_merge_keys_agree_with_kubernetes_core_for_our_kinds():
+    apply = pytest.importorskip("ansible_collections.kubernetes.core.plugins.module_utils.apply")
+    ours = {"Pod", "Job", "Service"}
+    checked = 0
+    for dotted, key in apply.STRATEGIC_MERGE_PATCH_KEYS.items():
+        kind, *path = dotted.split(".")
+        if kind not in ours:
+            continue
+        assert merge_key(tuple(path)) == key, dotted
+        checked += 1
+    assert checked == 2 * len(apply.POD_SPEC_SUFFIXES) + 1
