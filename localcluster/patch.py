@@ -53,14 +53,19 @@ def merge_key(path: tuple[str, ...]) -> str | None:
 
 def apply_merge_patch(obj: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch; returns a new document."""
+    return _merge_owned(copy.deepcopy(obj), patch)
+
+
+def _merge_owned(target: Any, patch: Any) -> Any:
+    """Merge into `target`, a private copy that may be changed in place."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
-    result = copy.deepcopy(obj) if isinstance(obj, dict) else {}
+    result = target if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
         else:
-            result[key] = apply_merge_patch(result.get(key), value)
+            result[key] = _merge_owned(result.get(key), value)
     return result
 
 
@@ -79,10 +84,13 @@ def apply_strategic_merge_patch(obj: Any, patch: Any) -> dict[str, Any]:
     """Strategic merge patch of `patch` into `obj`; returns a new document."""
     if not isinstance(patch, dict):
         raise bad_request(f"strategic merge patch body must be a JSON object, got {type(patch).__name__}")
-    base = obj if isinstance(obj, dict) else {}
+    base = copy.deepcopy(obj) if isinstance(obj, dict) else {}
     merged = _merge_map(base, patch, ())
     return merged if merged is not None else {}
 
+
+# Below, `original` is always a private copy of the live object: merging changes it in place,
+# and values taken from the patch are copied, so neither input is ever shared with the result.
 
 def _merge_map(original: dict[str, Any], patch: dict[str, Any], path: tuple[str, ...]) -> dict | None:
     """Merge one map; returns None when the patch says `$patch: delete`."""
@@ -93,7 +101,7 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], path: tuple[str,
         return _strip_directives(patch)
     if directive not in (None, "merge"):
         raise bad_request(f"{_where(path)}: unknown patch directive {PATCH}: {directive!r}")
-    result = copy.deepcopy(original)
+    result = original
     deletions: dict[str, list[Any]] = {}
     for key, value in patch.items():
         if key in (PATCH, RETAIN_KEYS) or key.startswith(SET_ELEMENT_ORDER):
@@ -159,7 +167,7 @@ def _merge_keyed_list(original: list[Any], patch: list[Any], key: str, path: tup
                               f"got {item.get(PATCH)!r}")
     if any(v.get(PATCH) == "replace" for v in patch):  # the whole list becomes the plain items
         return _strip_list([v for v in patch if PATCH not in v])
-    merged = [copy.deepcopy(v) for v in original]
+    merged = list(original)
     patch_keys: list[Any] = []
     for i, item in enumerate(patch):
         if key not in item:

@@ -325,3 +325,19 @@ def test_merge_keys_agree_with_kubernetes_core_for_our_kinds():
         assert merge_key(tuple(path)) == key, dotted
         checked += 1
     assert checked == 2 * len(apply.POD_SPEC_SUFFIXES) + 1
+
+
+@pytest.mark.parametrize("engine", [apply_strategic_merge_patch, apply_merge_patch])
+def test_results_share_nothing_with_the_inputs(engine):
+    live, sent = copy.deepcopy(STORED_JOB), copy.deepcopy(SENT_JOB)
+    sent["spec"]["template"]["spec"]["containers"].append({"name": "extra", "image": "x", "args": ["a"]})
+    before = copy.deepcopy((live, sent))
+    merged = engine(live, sent)
+    for container in merged["spec"]["template"]["spec"]["containers"]:
+        container["env"] = container.get("env", []) + [{"name": "NEW"}]
+        container.setdefault("args", []).append("mutated")
+        container["resources"]["x"] = 1 if "resources" in container else container.setdefault("resources", {})
+    merged["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] = "other"
+    merged["metadata"]["labels"]["z"] = "z"
+    merged["status"]["uncountedTerminatedPods"]["x"] = 1
+    assert (live, sent) == before
