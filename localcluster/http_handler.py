@@ -201,12 +201,13 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def _watch(self, request: watch.WatchRequest) -> None:
         store = self.server.endpoints.store
+        events: Any
         try:
             events = watch.stream(store, request, self._client_alive)
         except errors.ApiError as e:
             if e.code != 410:
                 raise
-            events = iter([{"type": "ERROR", "object": e.to_status()}])
+            events = [{"type": "ERROR", "object": e.to_status()}]
         self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

@@ -15,7 +15,7 @@ from typing import Any
 
 from localcluster.objects import Obj, meta
 from localcluster.resources import ResourceType
-from localcluster.store import Event, Store
+from localcluster.store import Event, Store, Subscription
 
 DEFAULT_TIMEOUT_SECONDS = 1800.0
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
@@ -69,9 +69,30 @@ def bookmark(rtype: ResourceType, rv: int, initial_end: bool = False) -> dict[st
 
 
 def stream(store: Store, request: WatchRequest, alive: Callable[[], bool]) -> Iterator[dict[str, Any]]:
-    """Yield watch events until the timeout, or until `alive()` turns false. Raises the 410
-    ApiError before yielding anything when `request.since` is too old."""
+    """Subscribe now (raising the 410 ApiError at once when `request.since` is too old), then
+    return the events until the timeout, or until `alive()` turns false."""
     initial, sub, last_rv = store.subscribe(request.rtype.plural, request.namespace, request.since)
+    return WatchStream(store, sub, _events(store, request, alive, initial, sub, last_rv))
+
+
+class WatchStream:
+    """An iterator of events whose close() always ends the subscription, started or not."""
+
+    def __init__(self, store: Store, sub: Subscription, events: Iterator[dict[str, Any]]) -> None:
+        self._store, self._sub, self._events = store, sub, events
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self._events
+
+    def close(self) -> None:
+        close = getattr(self._events, "close", None)
+        if close is not None:
+            close()
+        self._store.unsubscribe(self._sub)
+
+
+def _events(store: Store, request: WatchRequest, alive: Callable[[], bool], initial: list[Event],
+            sub: Subscription, last_rv: int) -> Iterator[dict[str, Any]]:
     try:
         for event in initial:
             out = transform(event, request.match)
