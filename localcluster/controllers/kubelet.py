@@ -65,7 +65,7 @@ class Kubelet(Controller):
         with self._lock:
             for run in self._runs.values():
                 if run.namespace == namespace and run.name == name:
-                    return {c.name: c.proc.pid for c in run.containers if c.proc is not None and c.running}
+                    return {c.name: c.proc.pid for c in run.every_container if c.proc is not None and c.running}
         return {}
 
     def log_path(self, namespace: str, pod: str, container: str) -> Path:
@@ -91,7 +91,7 @@ class Kubelet(Controller):
         with self._lock:
             self._pids.write(g for run in self._runs.values() for g in run.pgids)
             for run in self._runs.values():
-                for c in run.containers:
+                for c in run.every_container:
                     self.log_marks.sample(c.log_path)
 
     def stop(self) -> None:
@@ -118,7 +118,7 @@ class Kubelet(Controller):
                 return
             self._start(pod)
             return
-        for c in run.containers:
+        for c in run.every_container:
             c.poll()
         if deleting and not run.stopping:
             self._begin_stop(pod, run)
@@ -127,11 +127,11 @@ class Kubelet(Controller):
                 for pgid in run.pgids:
                     processes.signal_group(pgid, signal.SIGKILL)
                 run.kill_at = None
-            for c in run.containers:
+            for c in run.every_container:
                 if not c.running and "terminated" not in c.state:
                     c.state = dict(c.last_state) if "terminated" in c.last_state else dict(LOST)
-        else:
-            self._restarts(pod, run)
+        elif run.failure is None and not run.init_failed():
+            self._advance(pod, run)
         pod = self._report(pod, run)
         phase = pod.get("status", {}).get("phase")
         if phase in ("Succeeded", "Failed") and not run.pgids:
@@ -139,18 +139,27 @@ class Kubelet(Controller):
             if deleting:
                 self._final_delete(pod)
 
-    def _restarts(self, pod: Obj, run: PodRun) -> None:
+    def _advance(self, pod: Obj, run: PodRun) -> None:
+        """Start what is due: the current init container, else every app container not yet
+        started; restart exited ones as restartPolicy says (init containers: on failure)."""
+        pending = run.pending_init
+        current = pending[:1] if pending else run.containers
+        for c in run.containers if pending else []:
+            if c.proc is None and c.state.get("waiting", {}).get("reason") == "ContainerCreating":
+                c.state = {"waiting": {"reason": "PodInitializing"}}
         label = f"{run.name}_{run.namespace}({run.uid})"
-        for c in run.containers:
+        for c in current:
             code = c.state.get("terminated", {}).get("exitCode")
-            if code is not None and (run.restart_policy == "Always" or (run.restart_policy == "OnFailure" and code)):
-                if run.failure is None:
-                    backoff = min(self.config.restart_backoff_base_seconds * 2 ** c.restart_count,
-                                  self.config.restart_backoff_max_seconds)
-                    c.schedule_restart(backoff, label)
-                    self.api.record_event(pod, "Warning", "BackOff",
-                                          f"Back-off restarting failed container {c.name} in pod {label}", COMPONENT)
-            if c.restart_at is not None and time.monotonic() >= c.restart_at:
+            policy = "OnFailure" if c in run.init_containers and run.restart_policy == "Always" else run.restart_policy
+            if code is not None and (policy == "Always" or (policy == "OnFailure" and code)):
+                backoff = min(self.config.restart_backoff_base_seconds * 2 ** c.restart_count,
+                              self.config.restart_backoff_max_seconds)
+                c.schedule_restart(backoff, label)
+                self.api.record_event(pod, "Warning", "BackOff",
+                                      f"Back-off restarting failed container {c.name} in pod {label}", COMPONENT)
+            waiting = c.state.get("waiting", {}).get("reason")
+            due = c.restart_at is not None and time.monotonic() >= c.restart_at
+            if due or (c.proc is None and waiting in ("ContainerCreating", "PodInitializing")):
                 self._start_container(pod, run, c)
 
     def _begin_stop(self, pod: Obj, run: PodRun) -> None:
@@ -158,7 +167,7 @@ class Kubelet(Controller):
         grace = pod["metadata"].get("deletionGracePeriodSeconds")
         if grace is None:
             grace = pod.get("spec", {}).get("terminationGracePeriodSeconds", 30)
-        for c in run.containers:
+        for c in run.every_container:
             if c.running:
                 self.api.record_event(pod, "Normal", "Killing", f"Stopping container {c.name}", COMPONENT)
         for pgid in run.pgids:
@@ -182,14 +191,18 @@ class Kubelet(Controller):
         free_slots = [i for i in range(self.config.gpus_shared) if i not in used_slots]
         devices = tuple(free_devices[: requests.get(GPU, 0)])
         slots = tuple(free_slots[: requests.get(GPU_SHARED, 0)])
-        containers = [ContainerRun(c["name"], c.get("image", ""),
-                                   self.log_path(meta["namespace"], meta["name"], c["name"]), uid)
-                      for c in spec.get("containers") or []]
+
+        def runs(key: str) -> list[ContainerRun]:
+            return [ContainerRun(c["name"], c.get("image", ""),
+                                 self.log_path(meta["namespace"], meta["name"], c["name"]), uid)
+                    for c in spec.get(key) or []]
+
+        containers = runs("containers")
         run = PodRun(uid, meta["namespace"], meta["name"], spec.get("restartPolicy", "Always"), pod_ip,
-                     self.config.state_dir / "pods" / uid, containers, devices, slots)
+                     self.config.state_dir / "pods" / uid, containers, devices, slots, runs("initContainers"))
         with self._lock:
             self._runs[uid] = run
-        self._known[uid] = (run.namespace, run.name, [c.name for c in containers])
+        self._known[uid] = (run.namespace, run.name, [c.name for c in run.every_container])
         for name, want, have in ((GPU, requests.get(GPU, 0), devices), (GPU_SHARED, requests.get(GPU_SHARED, 0), slots)):
             if len(have) < want:
                 run.failure = ("UnexpectedAdmissionError", f"Allocate failed due to requested number of devices "
@@ -202,8 +215,7 @@ class Kubelet(Controller):
                                           "startedAt": run.start_time, "finishedAt": now_time()}}
             self._report(pod, run)
             return
-        for c in run.containers:
-            self._start_container(pod, run, c)
+        self._advance(pod, run)
         self._report(pod, run)
 
     def _visible_devices(self, run: PodRun) -> tuple[int, ...]:
@@ -211,7 +223,8 @@ class Kubelet(Controller):
         return tuple(sorted(set(run.gpu_devices) | shared))
 
     def _start_container(self, pod: Obj, run: PodRun, c: ContainerRun) -> None:
-        spec = next(x for x in pod["spec"]["containers"] if x["name"] == c.name)
+        key = "initContainers" if c in run.init_containers else "containers"
+        spec = next(x for x in pod["spec"][key] if x["name"] == c.name)
         ctx = PodContext(pod, run.pod_ip, "127.0.0.1", self.config.api_host, self.config.api_port,
                          self._visible_devices(run), self._python_dir, _base_env())
         try:
@@ -238,13 +251,22 @@ class Kubelet(Controller):
     def _report(self, pod: Obj, run: PodRun) -> Obj:
         old = pod.get("status", {})
         statuses = [c.status() for c in run.containers]
-        phase = "Failed" if run.failure else pod_phase(run.restart_policy, run.states(), run.stopping)
+        pending = tuple(c.name for c in run.pending_init)
+        if run.failure or run.init_failed():
+            phase = "Failed"
+        elif pending and not run.stopping:
+            phase = "Pending"
+        else:
+            phase = pod_phase(run.restart_policy, run.states(), run.stopping)
         status = {
             **old, "phase": phase, "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
             "podIP": run.pod_ip, "podIPs": [{"ip": run.pod_ip}], "startTime": old.get("startTime") or run.start_time,
             "containerStatuses": statuses,
-            "conditions": pod_conditions(phase, statuses, True, old.get("conditions") or [], now_time()),
+            "conditions": pod_conditions(phase, statuses, True, old.get("conditions") or [], now_time(), pending),
         }
+        if run.init_containers:
+            status["initContainerStatuses"] = [
+                {**c.status(), "ready": c.state.get("terminated", {}).get("exitCode") == 0} for c in run.init_containers]
         if run.failure:
             status["reason"], status["message"] = run.failure
         if status == old:

@@ -84,12 +84,13 @@ def container_for_log(pod: dict | None, namespace: str, name: str, container: st
     """Resolve the `container` parameter like the API server (400 when ambiguous or unknown)."""
     if pod is None:
         raise not_found("pods", name)
-    names = [c.get("name", "") for c in pod.get("spec", {}).get("containers") or []]
+    spec = pod.get("spec", {})
+    names = [c.get("name", "") for c in spec.get("containers") or []]
     if container is None:
         if len(names) == 1:
             return names[0]
         raise bad_request(f"a container name must be specified for pod {name}, choose one of: "
                           f"[{' '.join(names)}]")
-    if container not in names:
+    if container not in names + [c.get("name", "") for c in spec.get("initContainers") or []]:
         raise bad_request(f"container {container} is not valid for pod {name}")
     return container

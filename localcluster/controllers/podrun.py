@@ -17,7 +17,7 @@ from localcluster.timefmt import now_time
 Obj = dict[str, Any]
 
 
-@dataclass
+@dataclass(eq=False)
 class ContainerRun:
     name: str
     image: str
@@ -102,14 +102,29 @@ class PodRun:
     containers: list[ContainerRun]
     gpu_devices: tuple[int, ...] = ()
     gpu_slots: tuple[int, ...] = ()
+    init_containers: list[ContainerRun] = field(default_factory=list)  # run one by one, before the rest
     start_time: str = field(default_factory=now_time)
     stopping: bool = False
     kill_at: float | None = None  # monotonic deadline for SIGKILL once stopping
     failure: tuple[str, str] | None = None  # (reason, message) for a pod that failed as a whole
 
     @property
+    def every_container(self) -> list[ContainerRun]:
+        return [*self.init_containers, *self.containers]
+
+    @property
     def pgids(self) -> list[int]:
-        return [c.proc.pid for c in self.containers if c.proc is not None and c.running]
+        return [c.proc.pid for c in self.every_container if c.proc is not None and c.running]
+
+    @property
+    def pending_init(self) -> list[ContainerRun]:
+        """Init containers that have not yet exited 0 (the first one is the current one)."""
+        return [c for c in self.init_containers if c.state.get("terminated", {}).get("exitCode") != 0]
+
+    def init_failed(self) -> bool:
+        """An init container failed and restartPolicy Never forbids another try."""
+        return self.restart_policy == "Never" and any(
+            c.state.get("terminated", {}).get("exitCode", 0) != 0 for c in self.init_containers)
 
     def states(self) -> list[Obj]:
         return [c.state for c in self.containers]

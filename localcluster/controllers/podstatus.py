@@ -46,7 +46,8 @@ def _condition(kind: str, ok: bool, now: str, reason: str = "", message: str = "
     return cond
 
 
-def pod_conditions(phase: str, statuses: list[Obj], sandbox: bool, previous: list[Obj], now: str) -> list[Obj]:
+def pod_conditions(phase: str, statuses: list[Obj], sandbox: bool, previous: list[Obj], now: str,
+                   pending_init: tuple[str, ...] = ()) -> list[Obj]:
     """PodReadyToStartContainers, Initialized, ContainersReady, Ready, PodScheduled — keeping
     each condition's lastTransitionTime when its status did not change."""
     unready = [s["name"] for s in statuses if not s.get("ready")]
@@ -59,7 +60,8 @@ def pod_conditions(phase: str, statuses: list[Obj], sandbox: bool, previous: lis
         reason, message = "ContainersNotReady", f"containers with unready status: [{' '.join(unready)}]"
     wanted = [
         _condition("PodReadyToStartContainers", sandbox and phase not in ("Succeeded", "Failed"), now),
-        _condition("Initialized", True, now),
+        _condition("Initialized", not pending_init, now, "ContainersNotInitialized" if pending_init else "",
+                   f"containers with incomplete status: [{' '.join(pending_init)}]" if pending_init else ""),
         _condition("Ready", ready, now, reason, message),
         _condition("ContainersReady", ready, now, reason, message),
     ]

@@ -299,3 +299,22 @@ def test_pod_metrics_show_cpu_of_a_busy_pod(api):
     finally:
         api.delete_job(name)
     wait_for("its pod to go", lambda: not api.pods(name))
+
+
+def test_init_container_runs_first_and_shares_an_empty_dir(api):
+    name = unique("init")
+    mount = [{"name": "scratch", "mountPath": "/scratch"}]
+    api.core.create_namespaced_pod(NS, {"metadata": {"name": name}, "spec": {
+        "restartPolicy": "Never", "volumes": [{"name": "scratch", "emptyDir": {}}],
+        "initContainers": [{"name": "prepare", "image": "python", "volumeMounts": mount, "command": [
+            "python", "-c", "import sys; open(sys.argv[1], 'w').write('prepared')", "/scratch/x"]}],
+        "containers": [{"name": "main", "image": "python", "volumeMounts": mount, "command": [
+            "python", "-c", "import sys; print(open(sys.argv[1]).read())", "/scratch/x"]}]}})
+    try:
+        pod = wait_for("the pod to succeed", lambda: (lambda p: p if p.status.phase in ("Succeeded", "Failed") else None)(
+            api.core.read_namespaced_pod(name, NS)))
+        assert pod.status.phase == "Succeeded"
+        assert pod.status.init_container_statuses[0].state.terminated.exit_code == 0
+        assert api.core.read_namespaced_pod_log(name, NS) == "prepared\n"
+    finally:
+        api.core.delete_namespaced_pod(name, NS)
