@@ -4,6 +4,7 @@ several pods can listen on the same port (127.0.0.1 stays for the node's own lis
 from __future__ import annotations
 
 import ipaddress
+import random
 from collections.abc import Iterable
 
 
@@ -12,9 +13,12 @@ class PodIPExhausted(Exception):
 
 
 class PodIPAllocator:
-    """Hands out addresses round-robin (a freed address is reused last); not thread-safe."""
+    """Hands out addresses round-robin (a freed address is reused last); not thread-safe.
 
-    def __init__(self, network: str, in_use: Iterable[str] = ()) -> None:
+    Round-robin starts at a random address unless `start` (an offset) is given, so that two
+    clusters on one machine rarely hand out the same pod IP at the same time."""
+
+    def __init__(self, network: str, in_use: Iterable[str] = (), start: int | None = None) -> None:
         try:
             self._network = ipaddress.IPv4Network(network)
         except ValueError as e:
@@ -25,7 +29,8 @@ class PodIPAllocator:
             raise ValueError(f"pod_ip_network {network!r}: needs at least 4 addresses")
         self._first = int(self._network.network_address) + 1
         self._last = int(self._network.broadcast_address) - 1
-        self._next = self._first
+        size = self._last - self._first + 1
+        self._next = self._first + (random.randrange(size) if start is None else start % size)
         self._used: set[int] = set()
         for ip in in_use:
             self.reserve(ip)

@@ -68,12 +68,18 @@ class PidsFile:
     def __init__(self, state_dir: Path) -> None:
         self.path = Path(state_dir) / PIDS_FILE
         self._lock = threading.Lock()
+        self._written: set[int] | None = None
 
     def write(self, pids: Iterable[int]) -> None:
+        """Rewrite the file when the set of pids changed since the last write."""
+        wanted = set(pids)
         with self._lock:
+            if wanted == self._written:
+                return
+            self._written = wanted
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")
-            tmp.write_text("".join(f"{p}\n" for p in sorted(set(pids))))
+            tmp.write_text("".join(f"{p}\n" for p in sorted(wanted)))
             os.replace(tmp, self.path)
 
     def read(self) -> set[int]:

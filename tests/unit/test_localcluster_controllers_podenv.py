@@ -133,7 +133,7 @@ def test_working_dir():
 
 
 def test_pod_ips_are_distinct_loopback_addresses_and_reused_last():
-    ips = PodIPAllocator("127.64.0.0/30")
+    ips = PodIPAllocator("127.64.0.0/30", start=0)
     a, b = ips.allocate(), ips.allocate()
     assert (a, b) == ("127.64.0.1", "127.64.0.2")
     with pytest.raises(PodIPExhausted):
@@ -148,7 +148,12 @@ def test_pod_ip_network_must_be_loopback():
 
 
 def test_reserved_ips_are_skipped():
-    assert PodIPAllocator("127.64.0.0/16", ["127.64.0.1"]).allocate() == "127.64.0.2"
+    assert PodIPAllocator("127.64.0.0/16", ["127.64.0.1"], start=0).allocate() == "127.64.0.2"
+
+
+def test_pod_ips_start_at_a_random_place_by_default():
+    firsts = {PodIPAllocator("127.64.0.0/16").allocate() for _ in range(5)}
+    assert len(firsts) > 1 and all(ip.startswith("127.64.") for ip in firsts)
 
 
 RUN = {"running": {"startedAt": "t"}}
