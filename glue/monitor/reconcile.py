@@ -131,8 +131,8 @@ class Reconciler:
 
     def run_once(self) -> PassReport:
         started = time.monotonic()
-        snap = self.snapshot(self.clock())
-        now = self.clock()
+        now = self.clock()  # one instant for the whole pass: sightings and ages agree
+        snap = self.snapshot(now)
         decisions = decide(snap, now, self.cfg)
         self.metrics.observe_cluster(cluster_gauges(snap, now, self.cfg.gpu_resource))
         cleanups = tuple(d for d in decisions if d.action == "cleanup")
