@@ -27,6 +27,7 @@ from localcluster.controllers.podenv import (
     container_argv,
     container_env,
     container_mounts,
+    prepare_volumes,
     volume_dirs,
     working_dir,
 )
@@ -229,9 +230,11 @@ class Kubelet(Controller):
                          self._visible_devices(run), self._python_dir, _base_env())
         try:
             dirs = volume_dirs(pod, self.config.state_dir, run.pod_dir)
+            prepare_volumes(pod, dirs)
             mounts = container_mounts(spec, dirs)
-            for path in mounts.values():
-                Path(path).mkdir(parents=True, exist_ok=True)
+            for mount in spec.get("volumeMounts") or []:
+                if mount.get("subPath") and dirs.get(mount.get("name", "")) is not None:
+                    Path(mounts[mount["mountPath"]]).mkdir(parents=True, exist_ok=True)
             env = container_env(ctx, spec, mounts, _allocatable_hint(self.config))
             argv = container_argv(spec, env, mounts)
             cwd = working_dir(spec, env, mounts, run.pod_dir)

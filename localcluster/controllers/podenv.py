@@ -72,6 +72,26 @@ def volume_dirs(pod: Obj, state_dir: Path, pod_dir: Path) -> dict[str, Path | No
     return dirs
 
 
+def prepare_volumes(pod: Obj, dirs: Mapping[str, Path | None]) -> None:
+    """Create claim and emptyDir directories; check or create hostPaths by their `type`."""
+    for volume in pod.get("spec", {}).get("volumes") or []:
+        host = dirs.get(volume.get("name", ""))
+        if host is None:
+            continue
+        if "hostPath" not in volume:
+            host.mkdir(parents=True, exist_ok=True)
+            continue
+        kind = volume["hostPath"].get("type") or ""
+        if kind == "DirectoryOrCreate":
+            host.mkdir(parents=True, exist_ok=True)
+        elif kind == "FileOrCreate" and not host.exists():
+            host.touch()
+        elif kind == "Directory" and not host.is_dir():
+            raise PodConfigError(f"hostPath type check failed: {host} is not a directory")
+        elif kind == "File" and not host.is_file():
+            raise PodConfigError(f"hostPath type check failed: {host} is not a file")
+
+
 def container_mounts(container: Obj, dirs: Mapping[str, Path | None]) -> dict[str, str]:
     """`{mountPath: host dir}` for the container's volumeMounts."""
     mounts: dict[str, str] = {}

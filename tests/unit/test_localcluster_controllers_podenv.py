@@ -14,6 +14,7 @@ from localcluster.controllers.podenv import (
     container_env,
     container_mounts,
     expand,
+    prepare_volumes,
     rewrite_path,
     volume_dirs,
     working_dir,
@@ -199,3 +200,17 @@ def test_qos_class():
     limits = {"cpu": "1", "memory": "1Gi"}
     assert qos_class({"spec": {"containers": [{"resources": {"limits": limits}}]}}) == "Guaranteed"
     assert qos_class({"spec": {"containers": [{"resources": {"requests": {"cpu": "1"}}}]}}) == "Burstable"
+
+
+def test_prepare_volumes_creates_claims_and_checks_host_paths(tmp_path: Path):
+    pod = {"spec": {"volumes": [
+        {"name": "claim", "persistentVolumeClaim": {"claimName": "c"}},
+        {"name": "made", "hostPath": {"path": str(tmp_path / "made"), "type": "DirectoryOrCreate"}},
+        {"name": "file", "hostPath": {"path": str(tmp_path / "f.txt"), "type": "FileOrCreate"}},
+    ]}}
+    dirs = {"claim": tmp_path / "vol", "made": tmp_path / "made", "file": tmp_path / "f.txt"}
+    prepare_volumes(pod, dirs)
+    assert dirs["claim"].is_dir() and dirs["made"].is_dir() and dirs["file"].is_file()
+    missing = {"spec": {"volumes": [{"name": "m", "hostPath": {"path": str(tmp_path / "no"), "type": "Directory"}}]}}
+    with pytest.raises(PodConfigError, match="is not a directory"):
+        prepare_volumes(missing, {"m": tmp_path / "no"})
