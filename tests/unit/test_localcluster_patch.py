@@ -293,21 +293,21 @@ def _without_nulls(value):
     return value
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_objects)
 def test_merge_patch_with_itself_is_identity(obj):
     clean = _without_nulls(obj)
     assert apply_merge_patch(clean, clean) == clean
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_objects)
 def test_smp_with_itself_is_identity(obj):
     clean = _without_nulls(obj)
     assert apply_strategic_merge_patch(clean, clean) == clean
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_objects, _objects)
 def test_smp_equals_merge_patch_without_keyed_lists(obj, patch):
     # Random keys never hit a merge-key path, so SMP degrades to RFC 7386.

@@ -91,7 +91,7 @@ _names = st.from_regex(r"[a-z0-9]([a-z0-9.-]{0,8}[a-z0-9])?", fullmatch=True)
 _values = st.one_of(st.just(""), _names)
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(_names, _values, max_size=5), st.dictionaries(_names, _values, max_size=5))
 def test_match_labels_round_trip(wanted, other):
     sel = parse_label_selector(label_selector_from_match_labels(wanted))
@@ -100,7 +100,7 @@ def test_match_labels_round_trip(wanted, other):
     assert sel.matches(other) is expected
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(_names, st.sampled_from(["=", "!=", "in", "notin", "exists", "!"]),
                           st.lists(_names, min_size=1, max_size=3)), max_size=4),
        st.dictionaries(_names, _names, max_size=5))
