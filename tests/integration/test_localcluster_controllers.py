@@ -318,3 +318,49 @@ def test_init_container_runs_first_and_shares_an_empty_dir(api):
         assert api.core.read_namespaced_pod_log(name, NS) == "prepared\n"
     finally:
         api.core.delete_namespaced_pod(name, NS)
+
+
+GRPC_SERVER = """
+import os
+from concurrent import futures
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+server = grpc.server(futures.ThreadPoolExecutor(4))
+servicer = health.HealthServicer()
+health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+server.add_insecure_port(os.environ["POD_IP"] + ":5000")
+server.start()
+servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+server.wait_for_termination()
+"""
+
+
+def test_node_port_carries_grpc_streams(api):
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    name = unique("grpc")
+    api.batch.create_namespaced_job(NS, job_body(name, ["python", "-c", GRPC_SERVER],
+                                                 container={"ports": [{"name": "grpc", "containerPort": 5000}]}))
+    svc = api.core.create_namespaced_service(NS, {"metadata": {"name": name}, "spec": {
+        "type": "NodePort", "selector": {"test": name}, "ports": [{"port": 12301, "targetPort": 5000}]}})
+    channel = grpc.insecure_channel(f"127.0.0.1:{svc.spec.ports[0].node_port}")
+    try:
+        api.running_pod(name)
+        stub = health_pb2_grpc.HealthStub(channel)
+
+        def check():
+            try:
+                return stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+            except grpc.RpcError:
+                return None
+
+        assert wait_for("gRPC through the node port", check).status == health_pb2.HealthCheckResponse.SERVING
+        stream = stub.Watch(health_pb2.HealthCheckRequest(), timeout=5)
+        assert next(stream).status == health_pb2.HealthCheckResponse.SERVING  # a server stream, over HTTP/2
+        stream.cancel()
+    finally:
+        channel.close()
+        api.core.delete_namespaced_service(name, NS)
+        api.delete_job(name)
+    wait_for("its pod to go", lambda: not api.pods(name))

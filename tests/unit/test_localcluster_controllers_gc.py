@@ -164,3 +164,21 @@ def test_container_for_log():
     with pytest.raises(ApiError) as e:
         container_for_log(None, "ns", "p", None)
     assert e.value.code == 404
+
+
+def test_rate_tracker_uses_the_window_then_the_lifetime_average():
+    from localcluster.controllers.metrics import RateTracker
+
+    rates = RateTracker()
+    assert rates.rate("k", now=110.0, value=5.0, since=100.0) == pytest.approx(0.5)  # lifetime average
+    assert rates.rate("k", now=112.0, value=7.0, since=100.0) == pytest.approx(1.0)  # over the last 2 s
+    assert rates.rate("k", now=200.0, value=8.0, since=100.0) == pytest.approx(8.0 / 100)  # old samples dropped
+
+
+def test_tree_usage_of_this_process():
+    import os
+
+    from localcluster.controllers.metrics import tree_usage
+
+    cpu, rss, created = tree_usage(os.getpid())
+    assert cpu > 0 and rss > 0 and created > 0
