@@ -20,7 +20,7 @@ from typing import Any
 from glue import stack
 from glue.errors import SpectrojobsError
 
-TERMINAL_PHASES = ("Running", "Failed", "Succeeded", "Gone")
+TERMINAL_PHASES = ("Running", "Failed", "Succeeded", "Orphan")
 
 
 class ApiCallError(SpectrojobsError):
@@ -173,9 +173,9 @@ def watch_job(client: ApiClient, job_id: str, seconds: float, png: Path | None, 
     stats, rows, times = WatchStats(), [], []
     deadline, next_line = time.monotonic() + seconds, time.monotonic() + 1
     with StreamClient(target) as stream:
-        meta = stream.metadata()
-        stats.started = time.monotonic()
         try:
+            meta = stream.metadata()
+            stats.started = time.monotonic()
             for row in stream.rows():
                 stats.add(row)
                 rows.append(row.data)

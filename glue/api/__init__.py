@@ -35,6 +35,7 @@ def default_config() -> dict[str, Any]:
         "NAMESPACE": os.environ.get("SPECTROJOBS_NAMESPACE") or "spectrojobs",
         "KUBECONFIG": None,  # None: K8S_AUTH_KUBECONFIG / KUBECONFIG / ~/.kube/config, or in-cluster
         "RUNS_DIR": str(home / "runs"),
+        "EVIDENCE_DIR": os.environ.get("SPECTROJOBS_EVIDENCE_DIR") or str(home / "evidence"),
         "PROJECT_DIR": str(REPO_ROOT / "playbooks"),
         "INVENTORY": str(REPO_ROOT / "inventories" / "local"),
         "RUNNER_WORKERS": 4,
@@ -80,7 +81,9 @@ def _start_services(app: Flask, metrics: ApiMetrics) -> None:
     api_client = load_api_client(config["KUBECONFIG"])
     cache = ClusterCache(api_client, config["NAMESPACE"],
                          watch_timeout_s=int(config["CACHE_WATCH_TIMEOUT_S"])).start()
-    envvars = {"SPECTROJOBS_NAMESPACE": config["NAMESPACE"]}
+    # the playbooks read these (inventories/local): the API and its runs must agree on them
+    envvars = {"SPECTROJOBS_NAMESPACE": config["NAMESPACE"], "SPECTROJOBS_RECORDINGS_DIR": config["RECORDINGS_DIR"],
+               "SPECTROJOBS_EVIDENCE_DIR": config["EVIDENCE_DIR"]}
     if config["KUBECONFIG"] or not os.environ.get("KUBERNETES_SERVICE_HOST"):
         envvars["K8S_AUTH_KUBECONFIG"] = str(kubeconfig_path(config["KUBECONFIG"]))
     runner = Runner(

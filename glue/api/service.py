@@ -41,6 +41,7 @@ class PendingCreate:
     owner: str
     handle: RunHandle
     mode: str
+    who: str
     started: float = field(default_factory=time.time)
 
 
@@ -88,7 +89,7 @@ class JobService:
             job_id = make_job_id(free[0])
             extravars = {**extravars, "job_id": job_id}
             handle = self.runner.submit("create.yml", extravars, timeout_s=self.config["CREATE_TIMEOUT_S"])
-            pending = PendingCreate(job_id, free[0], owner_hash(owner), handle, mode)
+            pending = PendingCreate(job_id, free[0], owner_hash(owner), handle, mode, owner)
             self._pending[job_id] = pending
         threading.Thread(target=self._settle, args=(pending,), daemon=True).start()
         return pending
@@ -98,6 +99,7 @@ class JobService:
         result = pending.handle.wait()
         assert result is not None
         if result.ok:
+            self._record(pending.job_id, "Created", "", pending.who, result.stats.get("job_uid"))
             self.cache.wait_for(lambda c: bool(c.objects_of(pending.job_id)["jobs"]), 10.0)
         else:
             with self._lock:
@@ -126,7 +128,6 @@ class JobService:
             raise ApiError(code, result.reason.split(":", 1)[0] if result.reason else "CreateFailed",
                            f"create of {pending.job_id} failed: {result.reason or result.status}",
                            headers=headers, job_id=pending.job_id, **failure_body(result))
-        self._record(pending.job_id, "Created", "", identity, result.stats.get("job_uid"))
         return pending, result
 
     def _record(self, job_id: str, what: str, reason: str, who: str, uid: str | None) -> None:
@@ -144,7 +145,7 @@ class JobService:
             pending = self._pending.get(job_id)
             failed = self._failed.get(job_id)
         current = job_view(job_id, self.cache.objects_of(job_id), self.config["STREAM_HOST"])
-        if pending is not None and (current is None or current["phase"] in ("Pending", "Gone", "Orphan")):
+        if pending is not None:  # until the create run ends, the stream is not known to be ready
             return {**(current or {}), "job_id": job_id, "phase": "Creating", "reason": None,
                     "window": pending.window, "owner": pending.owner, "mode": pending.mode,
                     "run_id": pending.handle.ident}

@@ -35,9 +35,9 @@ def pod_reason(pod: dict) -> str | None:
 
 
 def phase_of(job: dict | None, pods: list[dict]) -> tuple[str, str | None]:
-    """(phase, reason) of a job from its Job and pods."""
+    """(phase, reason) of a job from its Job and pods (called only when some object exists)."""
     if job is None:
-        return ("Orphan", "objects without their Job") if pods else ("Gone", None)
+        return "Orphan", "objects left without their Job (being cleaned up)"
     if cond := _condition(job, "Complete"):
         return "Succeeded", cond.get("reason") or "Completed"
     if cond := _condition(job, "Failed"):
