@@ -62,7 +62,11 @@ class JobController(Controller):
             self.api.record_event(job, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}",
                                   COMPONENT)
         for index in plan.create:
-            created = self.api.create("pods", job_pod(job, index))
+            try:
+                created = self.api.create("pods", job_pod(job, index))
+            except ApiError as e:
+                self.api.record_event(job, "Warning", "FailedCreate", f"Error creating: {e.message}", COMPONENT)
+                break
             self.api.record_event(job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}",
                                   COMPONENT)
         for event_type, reason, message in plan.events:

@@ -131,6 +131,7 @@ def plan_job(job: Obj, pods: list[Obj], now: datetime, backoff_base: float = 10.
     kinds = {c["type"] for c in conditions if c.get("status") == "True"}
     start = old.get("startTime")
     suspended = bool(spec.get("suspend"))
+    start = _suspension(plan, conditions, kinds, suspended, start, stamp)
     if start is None and not suspended:
         start = stamp
     completions = spec.get("completions")
@@ -165,7 +166,7 @@ def plan_job(job: Obj, pods: list[Obj], now: datetime, backoff_base: float = 10.
           and now >= parse_time(start) + timedelta(seconds=spec["activeDeadlineSeconds"])):
         finish("FailureTarget", "Failed", "DeadlineExceeded", DEADLINE_MESSAGE, "Warning", "DeadlineExceeded",
                DEADLINE_MESSAGE)
-    elif total_f > spec.get("backoffLimit", 6):
+    elif total_f > spec.get("backoffLimit", 6) or _restarts_exceed(spec, active):
         finish("FailureTarget", "Failed", "BackoffLimitExceeded", BACKOFF_MESSAGE, "Warning",
                "BackoffLimitExceeded", BACKOFF_MESSAGE)
     elif succeeded_enough:
@@ -192,6 +193,38 @@ def plan_job(job: Obj, pods: list[Obj], now: datetime, backoff_base: float = 10.
         status["conditions"] = conditions
     plan.status = status
     return plan
+
+
+def _suspension(plan: JobPlan, conditions: list[Obj], kinds: set[str], suspended: bool, start: str | None,
+                stamp: str) -> str | None:
+    """Suspended=True on suspend; Suspended=False (JobResumed) and a new startTime on resume."""
+    current = next((c for c in conditions if c["type"] == "Suspended"), None)
+    if "Complete" in kinds or "Failed" in kinds:
+        return start
+    if suspended and "Suspended" not in kinds:
+        if current is not None:
+            conditions.remove(current)
+        conditions.append(_condition("Suspended", "JobSuspended", "Job suspended", stamp))
+        kinds.add("Suspended")
+        plan.events.append(("Normal", "Suspended", "Job suspended"))
+    elif not suspended and "Suspended" in kinds and current is not None:
+        current.update(status="False", reason="JobResumed", message="Job resumed", lastProbeTime=stamp,
+                       lastTransitionTime=stamp)
+        kinds.discard("Suspended")
+        plan.events.append(("Normal", "Resumed", "Job resumed"))
+        return stamp
+    return start
+
+
+def _restarts_exceed(spec: Obj, active: list[Obj]) -> bool:
+    """restartPolicy OnFailure: container restarts of active pods count against backoffLimit."""
+    if (spec.get("template", {}).get("spec", {}).get("restartPolicy")) != "OnFailure":
+        return False
+    restarts = sum(cs.get("restartCount", 0) for p in active
+                   for cs in (p.get("status", {}).get("containerStatuses") or [])
+                   + (p.get("status", {}).get("initContainerStatuses") or []))
+    limit = spec.get("backoffLimit", 6)
+    return restarts > 0 if limit == 0 else restarts >= limit
 
 
 def _plan_creation(plan: JobPlan, spec: Obj, active: list[Obj], completed: set[int], total_s: int,

@@ -139,8 +139,29 @@ def test_indexes_round_trip():
     assert format_indexes({0, 1, 2, 4, 6, 7}) == "0-2,4,6-7"
 
 
-def test_suspended_job_creates_nothing():
-    assert plan_job(job(suspend=True), [], NOW).create == []
+def test_suspend_and_resume():
+    running = pod("a")
+    plan = plan_job(job({"startTime": "2026-01-02T03:00:00Z"}, suspend=True), [running], NOW)
+    assert plan.create == [] and plan.delete == [running]
+    assert [(c["type"], c["status"], c["reason"]) for c in plan.status["conditions"]] == [
+        ("Suspended", "True", "JobSuspended")]
+    assert plan.events == [("Normal", "Suspended", "Job suspended")]
+    resumed = plan_job(job(plan.status), [], NOW + timedelta(seconds=60))
+    assert [(c["type"], c["status"], c["reason"]) for c in resumed.status["conditions"]] == [
+        ("Suspended", "False", "JobResumed")]
+    assert resumed.status["startTime"] == format_time(NOW + timedelta(seconds=60))
+    assert resumed.events == [("Normal", "Resumed", "Job resumed")] and resumed.create == [None]
+
+
+def test_on_failure_restarts_count_against_the_backoff_limit():
+    restarting = pod("a")
+    restarting["status"]["containerStatuses"] = [{"restartCount": 2}]
+    spec = {"backoffLimit": 2, "template": {"spec": {"restartPolicy": "OnFailure"}}}
+    plan = plan_job(job({"startTime": "2026-01-02T03:00:00Z"}, **spec), [restarting], NOW)
+    assert plan.status["conditions"][0]["reason"] == "BackoffLimitExceeded"
+    assert plan.delete == [restarting]
+    restarting["status"]["containerStatuses"] = [{"restartCount": 1}]
+    assert "conditions" not in plan_job(job({"startTime": "x"}, **spec), [restarting], NOW).status
 
 
 def test_job_pod_shape_and_no_mutation():
