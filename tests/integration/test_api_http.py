@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -215,7 +216,7 @@ def test_injection_attempts_reach_no_shell_and_no_template(api):
                        "end_time": payload}
         status, body, _ = api.call("POST", "/configure", every_field)
         assert status == 422 and len(body["errors"]) >= 10, body
-        assert api.call("GET", f"/job/{payload}")[0] == 404
+        assert api.call("GET", f"/job/{urllib.parse.quote(payload, safe='')}")[0] == 404
         assert api.call("POST", "/recordings_in_time_range", {"start_time": payload, "end_time": payload})[0] == 422
         for hook, variables in (("query", {"job_id": payload}),
                                 ("cleanup", {"job_ids": ["1-12345"], "cleanup_reason": payload})):
@@ -241,8 +242,17 @@ def test_webhooks_need_a_valid_signature_and_known_variables(api):
     assert status == 202 and body["playbook"] == "query.yml"
 
 
-def test_metrics_count_runs_and_windows(api):
+def test_metrics_count_runs_requests_and_windows(api):
+    raw = json.dumps({}).encode()
+    assert api.call("POST", "/webhooks/query", raw=raw, who=None,
+                    headers={SIGNATURE_HEADER: signature(SECRET, raw)})[0] == 202
+    assert api.call("POST", "/configure", {"view_type": 9})[0] == 422
+    runner = api.app.extensions["spectrojobs.runner"]
+    deadline = time.monotonic() + 120
+    while (runner.queue_depth() or runner.running()) and time.monotonic() < deadline:
+        time.sleep(0.2)
     text = urllib.request.urlopen(api.base + "/metrics", timeout=10).read().decode()
-    assert 'spectrojobs_api_runs_total{playbook="create.yml"' in text
-    assert "spectrojobs_api_windows_in_use" in text
-    assert 'spectrojobs_api_request_seconds_bucket{endpoint="/configure"' in text
+    assert 'spectrojobs_api_runs_total{playbook="query.yml",status="successful"}' in text
+    assert "spectrojobs_api_windows_in_use 0.0" in text
+    assert "spectrojobs_api_runner_queue_depth 0.0" in text
+    assert 'spectrojobs_api_request_seconds_bucket{endpoint="/configure",le="0.005",method="POST",status="422"}' in text
