@@ -91,16 +91,26 @@ class History:
         at: float | None = None, detail: str = "",
     ) -> bool:
         """Store one transition; False when the same (job_id, uid, what, reason) is already there."""
-        values = (job_id, uid or "", what, reason, who, time.time() if at is None else at, detail)
-        marks = ", ".join([self._ph] * len(values))
+        entry = {"job_id": job_id, "what": what, "reason": reason, "who": who, "uid": uid, "at": at,
+                 "detail": detail}
+        return self.record_many([entry])[0]
+
+    def record_many(self, entries: list[dict[str, Any]]) -> list[bool]:
+        """`record` for many transitions in one transaction (dicts with record's arguments)."""
+        marks = ", ".join([self._ph] * len(COLUMNS))
         sql = (
             f"INSERT INTO job_events ({', '.join(COLUMNS)}) VALUES ({marks}) "
             "ON CONFLICT (job_id, uid, what, reason) DO NOTHING"
         )
+        now = time.time()
+        added = []
         with self._lock:
-            cur = self._execute(sql, values)
+            for e in entries:
+                values = (e["job_id"], e.get("uid") or "", e["what"], e.get("reason", ""),
+                          e.get("who", "monitor"), now if e.get("at") is None else e["at"], e.get("detail", ""))
+                added.append(self._execute(sql, values).rowcount == 1)
             self._commit()
-            return cur.rowcount == 1
+        return added
 
     def events(self, job_id: str) -> list[dict[str, Any]]:
         """Every transition of one job, oldest first."""

@@ -18,6 +18,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -83,6 +84,13 @@ class EventRecorder:
         self.core = client.CoreV1Api(api_client)
         self.namespace = namespace
         self.clock = clock
+
+    def emit_all(self, items: Sequence[tuple[Decision, str, str]], workers: int = 4) -> None:
+        """Many Events at once (a pass may clean hundreds of jobs)."""
+        if not items:
+            return
+        with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+            list(pool.map(lambda item: self.emit(*item), items))
 
     def emit(self, decision: Decision, action: str, message: str) -> bool:
         if decision.kind == "Queue" or not decision.name:
@@ -171,18 +179,21 @@ class Reconciler:
         except SpectrojobsError as exc:
             logger.error("cleanup of %d jobs failed: %s", len(published), exc)
             return ()
-        cleaned = []
         for d in published:
             if d.job_id not in gone:
                 logger.warning("job %s (%s) was not cleaned up; the next pass retries", d.job_id, d.reason)
-                continue
-            cleaned.append(d.job_id)
-            if self.events:
-                self.events.emit(d, "cleanup", f"cleaned up: {d.reason}: {d.detail}")
-            if self.history.record(d.job_id, what="cleaned", reason=d.reason, uid=d.uid, detail=d.detail):
+        done = [d for d in published if d.job_id in gone]
+        if self.events:
+            self.events.emit_all([(d, "cleanup", f"cleaned up: {d.reason}: {d.detail}") for d in done])
+        added = self.history.record_many([
+            {"job_id": d.job_id, "what": "cleaned", "reason": d.reason, "uid": d.uid, "detail": d.detail}
+            for d in done
+        ])
+        for d, new in zip(done, added, strict=True):
+            if new:
                 self.metrics.cleanups.labels(reason=d.reason).inc()
             logger.info("cleaned job %s: %s (%s)", d.job_id, d.reason, d.detail)
-        return tuple(cleaned)
+        return tuple(d.job_id for d in done)
 
     def publish(self, d: Decision, now: float) -> bool:
         if self.publisher is None:
