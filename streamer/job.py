@@ -104,7 +104,8 @@ class Job:
         self.stop_source()
 
     def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # not started when `run()` produced in another thread
+            self._thread.join(timeout)
 
     @property
     def done(self) -> bool:

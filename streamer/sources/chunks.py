@@ -6,6 +6,10 @@ A chunk is one channel block of one time slice. Body: little-endian C-order
 consumer assembles a view from several blocks by `seq`. A change of acquisition settings is a
 separate control message (`format` = "das-control", `event` = "input-changed") on the control
 routing key.
+
+AMQP tables have no portable float type that pika can send: real-valued headers go as AMQP
+decimals when they fit one (32-bit unscaled value), else as decimal strings; a reader accepts
+integers, floats, decimals and numeric strings alike.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
@@ -48,6 +53,18 @@ class Control:
     stream_uuid: str
 
 
+def wire_number(x: float) -> Decimal | str:
+    """A float as an AMQP decimal (exact for values like 2000.0, 0.25, 1.2e-9), else as a string."""
+    d = Decimal(repr(float(x))).normalize()
+    exponent = d.as_tuple().exponent
+    if not isinstance(exponent, int):
+        return repr(float(x))
+    raw = int(d.scaleb(-exponent)) if exponent < 0 else int(d)
+    if -(2**31) <= raw < 2**31 and exponent >= -255:
+        return d
+    return repr(float(x))
+
+
 def encode_chunk(data: np.ndarray, *, seq: int, t0_ns: int, sample_rate_hz: float, channel_offset: int,
                  stream_uuid: str, dx_m: float = 1.0, gauge_length_m: float = 10.0,
                  data_type: str = "strain_rate", units: str = "1/s",
@@ -59,10 +76,10 @@ def encode_chunk(data: np.ndarray, *, seq: int, t0_ns: int, sample_rate_hz: floa
         raise ValueError(f"chunk body of {len(body)} bytes: must be <= {MAX_MESSAGE_BYTES} (send fewer samples)")
     headers = {
         "format": CHUNK_FORMAT, "version": VERSION, "stream_uuid": stream_uuid, "seq": int(seq),
-        "t0_ns": int(t0_ns), "sample_rate_hz": float(sample_rate_hz), "channel_offset": int(channel_offset),
-        "n_channels": int(data.shape[1]), "dx_m": float(dx_m), "n_samples": int(data.shape[0]),
-        "dtype": dtype_name, "data_type": data_type, "units": units, "scale_factor": float(scale_factor),
-        "gauge_length_m": float(gauge_length_m),
+        "t0_ns": int(t0_ns), "sample_rate_hz": wire_number(sample_rate_hz), "channel_offset": int(channel_offset),
+        "n_channels": int(data.shape[1]), "dx_m": wire_number(dx_m), "n_samples": int(data.shape[0]),
+        "dtype": dtype_name, "data_type": data_type, "units": units, "scale_factor": wire_number(scale_factor),
+        "gauge_length_m": wire_number(gauge_length_m),
     }
     return headers, body
 
@@ -75,16 +92,33 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _whole(headers: Mapping, key: str, minimum: int) -> int:
-    """An integer header; integral floats (256.0) are normalised, fractional ones refused."""
+def _number(headers: Mapping, key: str) -> float:
+    """A real-valued header: int, float, AMQP decimal or numeric string; finite."""
     value = headers[key]
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool):
         raise ChunkError(f"header {key}={value!r}: must be a number")
-    if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
-        raise ChunkError(f"header {key}={value!r}: must be a whole number")
-    if int(value) < minimum:
+    try:
+        number = float(_text(value)) if isinstance(value, str | bytes) else float(value)
+    except (TypeError, ValueError, InvalidOperation) as e:
+        raise ChunkError(f"header {key}={value!r}: must be a number") from e
+    if not math.isfinite(number):
+        raise ChunkError(f"header {key}={value!r}: must be finite")
+    return number
+
+
+def _whole(headers: Mapping, key: str, minimum: int) -> int:
+    """An integer header; integral reals (256.0) are normalised, fractional ones refused."""
+    value = headers[key]
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value  # exact, even beyond 2**53 (t0_ns)
+    else:
+        real = _number(headers, key)
+        if not real.is_integer():
+            raise ChunkError(f"header {key}={value!r}: must be a whole number")
+        number = int(real)
+    if number < minimum:
         raise ChunkError(f"header {key}={value!r}: must be >= {minimum}")
-    return int(value)
+    return number
 
 
 def decode(headers: Mapping | None, body: bytes) -> Chunk | Control:
@@ -101,9 +135,10 @@ def decode(headers: Mapping | None, body: bytes) -> Chunk | Control:
     dtype_name = _text(headers["dtype"])
     if dtype_name not in DTYPES:
         raise ChunkError(f"header dtype={dtype_name!r}: must be one of {sorted(DTYPES)}")
-    rate = headers["sample_rate_hz"]
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate) or rate <= 0:
-        raise ChunkError(f"header sample_rate_hz={rate!r}: must be > 0 (0 means the interrogator waits for fibre)")
+    rate = _number(headers, "sample_rate_hz")
+    if rate <= 0:
+        raise ChunkError(f"header sample_rate_hz={headers['sample_rate_hz']!r}: must be > 0 "
+                         "(0 means the interrogator waits for fibre)")
     n_channels = _whole(headers, "n_channels", 1)
     n_samples = _whole(headers, "n_samples", 1)
     expected = n_samples * n_channels * DTYPES[dtype_name].itemsize
@@ -113,7 +148,7 @@ def decode(headers: Mapping | None, body: bytes) -> Chunk | Control:
             f"{n_samples}*{n_channels}*{DTYPES[dtype_name].itemsize} = {expected}"
         )
     data = np.frombuffer(body, dtype=DTYPES[dtype_name]).reshape(n_samples, n_channels).astype(np.float32)
-    scale = float(headers.get("scale_factor", 1.0) or 1.0)
+    scale = _number(headers, "scale_factor") if headers.get("scale_factor") not in (None, "", 0) else 1.0
     if scale != 1.0:
         data *= np.float32(scale)
     return Chunk(

@@ -16,7 +16,7 @@ from streamer.sources.recording import RecordingSource, RecordingWriter
 from streamer.sources.synthetic import Interrogator
 from streamer.testing import VIEW, running_server, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 T0 = 1_795_346_300 * 10**9
 RATE = 1000.0

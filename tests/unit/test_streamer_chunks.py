@@ -73,3 +73,17 @@ def test_oversized_chunks_are_refused_when_encoding():
     with pytest.raises(ValueError, match="must be <= 1000000"):
         encode_chunk(np.zeros((1000, 256), np.float32), seq=0, t0_ns=0, sample_rate_hz=1, channel_offset=0,
                      stream_uuid="s")
+
+
+def test_headers_survive_the_amqp_table_codec():
+    from pika import data as amqp
+
+    headers, body = encode_chunk(np.zeros((2, 3), np.float32), seq=2**40, t0_ns=1_795_346_300_123_456_789,
+                                 sample_rate_hz=2000.0, channel_offset=0, stream_uuid="s", dx_m=1.0209,
+                                 gauge_length_m=10.0, scale_factor=1.2345678901234e-9)
+    pieces: list = []
+    amqp.encode_table(pieces, headers)
+    decoded, _ = amqp.decode_table(b"".join(pieces), 0)
+    chunk = decode(decoded, body)
+    assert (chunk.seq, chunk.t0_ns, chunk.sample_rate_hz) == (2**40, 1_795_346_300_123_456_789, 2000.0)
+    assert decode(decoded | {"sample_rate_hz": "2000.5"}, body).sample_rate_hz == 2000.5
