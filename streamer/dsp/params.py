@@ -17,9 +17,9 @@ Decisions (documented here because the Focus API is silent):
   `hop = round(sample_rate * lines_dt)` (halves round up). When hop > nfft each window still has
   nfft samples and the samples between windows are skipped (nfft is not escalated).
 - Frequencies: FFT bins `k * sample_rate / nfft` inside [freq_min, freq_max] (both inclusive),
-  then pooled into at most `display_bins` groups of adjacent bins (group sizes differ by at most
-  one; a group's power is the mean power of its bins; its frequency the mean of its bins'
-  frequencies). `display_bins=None` means DEFAULT_DISPLAY_BINS of the view (32 multichannel,
+  then pooled into at most `display_bins` groups of adjacent bins (the first n mod groups groups
+  hold one bin more; a group's power is the mean power of its bins; its frequency the mean of
+  its bins' frequencies). `display_bins=None` means DEFAULT_DISPLAY_BINS of the view (32 multichannel,
   as measured on a Focus response, 512 single channel). A range holding no bin is refused.
   `display_bins` is ignored by the waterfall, which has no frequency bins.
 - Waterfall (view_type 2, nfft 1): no frequency range (refused when given). A row is, per
@@ -145,10 +145,14 @@ class ViewParams:
 
     @cached_property
     def pool_edges(self) -> np.ndarray:
-        """Group boundaries (relative to the first cropped bin), length n_bins + 1."""
+        """Group boundaries (relative to the first cropped bin), length n_bins + 1: the first
+        (n mod groups) groups hold one bin more than the others."""
         n = self.n_cropped_bins
         groups = min(self.display_bins or DEFAULT_DISPLAY_BINS.get(self.view_type, n), n)
-        return (np.arange(groups + 1) * n) // groups if groups else np.zeros(1, dtype=np.int64)
+        if not groups:
+            return np.zeros(1, dtype=np.int64)
+        q, r = divmod(n, groups)
+        return np.concatenate([[0], np.cumsum([q + 1] * r + [q] * (groups - r))]).astype(np.int64)
 
     @property
     def pooled(self) -> bool:

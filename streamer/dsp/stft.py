@@ -7,20 +7,25 @@ hop > nfft the samples between windows are skipped, never buffered. So feeding t
 in one block or in many blocks of any sizes yields the same rows and the same timestamps.
 
 STFT views: periodic Hann window scaled by 1/sum(window) ("magnitude" scaling: a sine of
-amplitude A on a bin centre reads |X| = A/2, i.e. -6 dB for A = 1), one-sided rfft, bins cropped
-to the frequency range *before* any per-bin work, power |X|^2 pooled by mean into the display
-bins, intensity 10*log10(power + EPS). Multichannel rows are (channels, bins), single channel
-rows (bins,). Waterfall rows (channels,) are 10*log10(mean((x - mean(x))^2) + EPS) per line.
+amplitude A on a bin centre reads |X| = A/2, i.e. -6 dB for A = 1), one-sided spectrum, bins
+cropped to the frequency range *before* any per-bin work, power |X|^2 averaged over each display
+bin's FFT bins, intensity 10*log10(power + EPS). Multichannel rows are (channels, bins), single
+channel rows (bins,). Waterfall rows (channels,) are 10*log10(mean((x - mean(x))^2) + EPS) per
+line: the energy of the band above DC (Parseval), i.e. the line's RMS in dB.
+
+How (speed): the frames of all channels are one strided view (frames, L, channels) over the
+(samples, channels) buffer — no copy, no transpose, no loop per frame or channel. The rfft runs
+along the view's L axis directly on the raw samples, and the Hann window is applied afterwards
+in the frequency domain, only on the cropped bins: for the periodic Hann window
+X_w[k] = (2X[k] - X[k-1] - X[k+1]) / 4 (exact; X[-1] and X[nfft/2+1] are the conjugates of
+X[1] and X[nfft/2-1]), which saves the time-domain pass over every (overlapping) frame. The view
+is cut into tiles of channels x frames small enough to stay in the CPU cache, run on `workers`
+threads; on a GPU one tile usually holds everything (one batched cuFFT call).
 
 Timestamps: a row's time is the time of the middle of its frame (first sample + L/2 sample
 periods), counted from the `t0_ns` of the block that held the frame's first sample, so a gap in
 the input's clock shows in the row times. They are chunking-independent to the nanosecond when
 the blocks' `t0_ns` are consistent (`t0 + n * 1e9 / sample_rate` on an integer-ns period).
-
-Speed: the frames of every channel are one strided view over the (samples, channels) buffer
-(no copy, no loop per frame or channel); it is cut into tiles of channels x frames small enough
-to stay in the CPU cache, which `workers` threads run in parallel (window, rfft, power, pooling
-and dB fused per tile). On a GPU one tile usually holds everything: one batched cuFFT call.
 """
 
 from __future__ import annotations
@@ -48,17 +53,6 @@ class Rows:
         return len(self.t_ns)
 
 
-def hann(xp: ModuleType, n: int) -> Any:
-    """Periodic Hann window (scipy.signal.windows.hann(n, sym=False)), float32."""
-    return (0.5 - 0.5 * xp.cos(2 * np.pi * xp.arange(n) / n)).astype(xp.float32)
-
-
-def pool_segments(params: ViewParams) -> tuple[np.ndarray, np.ndarray]:
-    """Start of each display bin in the interleaved (re, im) cropped spectrum, and 1/bins per group."""
-    edges = params.pool_edges
-    return 2 * edges[:-1], (1.0 / np.diff(edges)).astype(np.float32)
-
-
 class StreamingSpectrogram:
     """Rows of one view from a stream of (n_samples, n_channels) blocks of the view's channels."""
 
@@ -77,18 +71,18 @@ class StreamingSpectrogram:
         self._period_ns = 1e9 / params.sample_rate_hz
         self._bins_shape = () if params.is_waterfall else (params.n_bins,)
         self._tile_values = tile_values or xpmod.tile_values(self.xp)
-        self._tile_channels = xpmod.tile_channels(self.xp)
+        self._tile_channels = min(self._n_channels, xpmod.tile_channels(self.xp))
         self._threads = xpmod.tile_threads(self.xp, workers)
         self._fft_workers = 1 if self._threads > 1 else workers
         if params.is_waterfall:
             self._rows_of = self._band_energy
         else:
-            window = hann(self.xp, params.nfft)
-            self._window = window / window.sum()
-            starts, scale = pool_segments(params)
-            self._segments = self.xp.asarray(starts) if params.pooled else None
-            self._scale = self.xp.asarray(scale)
-            self._crop = slice(2 * params.bin_slice.start, 2 * params.bin_slice.stop)
+            sizes = np.diff(params.pool_edges)
+            # 1/(4 nfft^2): the window's 1/4 and the "magnitude" scaling 1/sum(window) = 2/nfft
+            scale = 1.0 / (sizes * 4.0 * float(params.nfft) ** 2)
+            self._scale = self.xp.asarray(scale.astype(np.float32)[:, None])
+            self._group_size = int(sizes.max())
+            self._big_groups = int(np.count_nonzero(sizes == self._group_size))
             self._rows_of = self._spectrum
         self.reset()
 
@@ -125,46 +119,51 @@ class StreamingSpectrogram:
         return Rows(rows, t_ns)
 
     def _frames_to_rows(self, data: Any, first: int, n_frames: int) -> np.ndarray:
-        """Rows of the frames [first + j*hop, first + j*hop + L) of `data` (samples, channels).
-
-        All frames are one strided view (channels, frames, L); it is cut into tiles of at most
-        `tile_channels` channels x `tile_values` samples that run on `workers` threads."""
+        """Rows of the frames [first + j*hop, first + j*hop + L) of `data` (samples, channels)."""
         xp = self.xp
         out = xp.empty((n_frames, self._n_channels, *self._bins_shape), dtype=xp.float32)
         if n_frames:
-            item = data.itemsize
-            frames = xpmod.as_strided(
-                xp, data[first:], (self._n_channels, n_frames, self._length),
-                (item, self._hop * data.strides[0], data.strides[0]),
+            row = data.strides[0]
+            frames = xpmod.as_strided(  # (frames, L, channels)
+                xp, data[first:], (n_frames, self._length, self._n_channels), (self._hop * row, row, data.itemsize)
             )
-            c_step = min(self._n_channels, self._tile_channels)
+            c_step = self._tile_channels
             f_step = max(1, self._tile_values // (c_step * self._length))
-            tiles = [(c, f) for f in range(0, n_frames, f_step) for c in range(0, self._n_channels, c_step)]
+            tiles = [(f, c) for f in range(0, n_frames, f_step) for c in range(0, self._n_channels, c_step)]
 
             def tile(corner: tuple[int, int]) -> None:
-                c, f = corner
-                rows = self._rows_of(frames[c:c + c_step, f:f + f_step])
-                out[f:f + f_step, c:c + c_step] = rows.swapaxes(0, 1)
+                f, c = corner
+                out[f:f + f_step, c:c + c_step] = self._rows_of(frames[f:f + f_step, :, c:c + c_step])
 
             xpmod.run_tiles(tile, tiles, self._threads)
         return xpmod.to_host(out).reshape((n_frames, *self.params.row_shape))
 
     def _spectrum(self, frames: Any) -> Any:
-        """(channels, frames, nfft) samples -> (channels, frames, display bins) dB."""
+        """(frames, nfft, channels) samples -> (frames, channels, display bins) dB."""
         xp = self.xp
-        spectrum = xpmod.rfft(xp, xp.multiply(frames, self._window), axis=-1, workers=self._fft_workers)
-        crop = spectrum.view(xp.float32)[..., self._crop]  # re, im of the cropped bins, interleaved
-        xp.multiply(crop, crop, out=crop)
-        if self._segments is None:
-            power = crop[..., 0::2] + crop[..., 1::2]
-        else:  # re^2 + im^2 of all the bins of a display bin in one segmented sum, then the mean
-            power = xpmod.segment_sum(xp, crop, self._segments)
-            power *= self._scale
-        return self._db(power)
+        spectrum = xpmod.rfft(xp, frames, axis=1, workers=self._fft_workers)  # (frames, bins, channels)
+        windowed = hann_crop(spectrum, self.params.bin_slice)  # (frames, bins, 2 * channels): re, im
+        xp.multiply(windowed, windowed, out=windowed)
+        sums = self._pool(windowed)  # (frames, display bins, 2 * channels)
+        power = sums[..., 0::2] + sums[..., 1::2]
+        power *= self._scale
+        return self._db(power).swapaxes(1, 2)
+
+    def _pool(self, squares: Any) -> Any:
+        """Sums over each display bin's FFT bins (axis 1): the first groups are one bin larger."""
+        if self._group_size == 1:
+            return squares
+        xp, (f, _, c2) = self.xp, squares.shape
+        big, size = self._big_groups, self._group_size
+        sums = xp.sum(squares[:, :big * size].reshape(f, big, size, c2), axis=2)
+        if big == len(self._scale):
+            return sums
+        rest = xp.sum(squares[:, big * size:].reshape(f, -1, size - 1, c2), axis=2)
+        return xp.concatenate([sums, rest], axis=1)
 
     def _band_energy(self, frames: Any) -> Any:
-        """(channels, lines, hop) samples -> (channels, lines) dB of the mean-removed mean square."""
-        return self._db(self.xp.var(frames, axis=-1, dtype=self.xp.float32))
+        """(lines, hop, channels) samples -> (lines, channels) dB of the mean-removed mean square."""
+        return self._db(self.xp.var(frames, axis=1, dtype=self.xp.float32))
 
     def _db(self, power: Any) -> Any:
         power += EPS
@@ -188,3 +187,22 @@ class StreamingSpectrogram:
 
     def _empty(self) -> Rows:
         return Rows(np.zeros((0, *self.params.row_shape), dtype=np.float32), np.zeros(0, dtype=np.int64))
+
+
+def hann_crop(spectrum: Any, bins: slice) -> Any:
+    """4x the periodic-Hann-windowed spectrum at `bins`, from the unwindowed one-sided spectrum
+    (frames, bins, channels): 2X[k] - X[k-1] - X[k+1], with the conjugate neighbours at DC and
+    Nyquist. Returned as float32 (frames, cropped bins, 2 * channels), re and im interleaved
+    (real arithmetic on the float view is faster than complex arithmetic)."""
+    lo, hi, last = bins.start, bins.stop - 1, spectrum.shape[1] - 1
+    x = spectrum.view(spectrum.real.dtype)
+    out = x[:, lo:hi + 1] * x.dtype.type(2)
+    a, b = max(lo, 1), min(hi, last - 1)  # bins with both neighbours stored
+    if a <= b:
+        out[:, a - lo:b - lo + 1] -= x[:, a - 1:b]
+        out[:, a - lo:b - lo + 1] -= x[:, a + 1:b + 2]
+    if lo == 0:  # X[-1] = conj(X[1]): the neighbours' imaginary parts cancel
+        out[:, 0, 0::2] -= 2 * x[:, 1, 0::2]
+    if hi == last:  # X[nfft/2 + 1] = conj(X[nfft/2 - 1])
+        out[:, -1, 0::2] -= 2 * x[:, last - 1, 0::2]
+    return out

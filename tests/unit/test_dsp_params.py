@@ -157,7 +157,7 @@ def test_pooled_frequencies_are_group_means_of_cropped_bins():
                            display_duration_s=0.016, freq_min=100, freq_max=400, sample_rate_hz=1000,
                            display_bins=2)
     assert params.bin_slice == slice(2, 7)  # 125, 187.5, 250, 312.5, 375 Hz
-    np.testing.assert_allclose(params.frequencies, [156.25, 312.5])
+    np.testing.assert_allclose(params.frequencies, [187.5, 343.75])  # groups of 3 and 2 bins
 
 
 def test_direct_construction_checks_the_same_rules():
