@@ -40,6 +40,7 @@ from localcluster.timefmt import now_time
 
 log = logging.getLogger(__name__)
 COMPONENT = "kubelet"
+ABANDON_GRACE_SECONDS = 2.0
 LOST = {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown",
                        "message": "The container could not be located when the pod was terminated"}}
 
@@ -58,6 +59,7 @@ class Kubelet(Controller):
         self._ips = PodIPAllocator(config.pod_ip_network)
         self._pids = processes.PidsFile(config.state_dir)
         self._final_deleted: set[str] = set()
+        self._abandoned: dict[int, float] = {}  # pgid → monotonic SIGKILL time, for force-deleted pods
         self._known: dict[str, tuple[str, str, list[str]]] = {}  # uid → (ns, name, containers)
         self._python_dir = str(Path(sys.executable).parent)
 
@@ -90,7 +92,8 @@ class Kubelet(Controller):
                              e.message)
                     self._wake.set()
         with self._lock:
-            self._pids.write(g for run in self._runs.values() for g in run.pgids)
+            self._reap_abandoned()
+            self._pids.write([*(g for run in self._runs.values() for g in run.pgids), *self._abandoned])
             for run in self._runs.values():
                 for c in run.every_container:
                     self.log_marks.sample(c.log_path)
@@ -98,7 +101,7 @@ class Kubelet(Controller):
     def stop(self) -> None:
         super().stop()
         with self._lock:
-            groups = [g for run in self._runs.values() for g in run.pgids]
+            groups = [*(g for run in self._runs.values() for g in run.pgids), *self._abandoned]
         processes.stop_groups(groups, self.config.shutdown_grace_seconds)
         self._pids.write([])
 
@@ -300,12 +303,19 @@ class Kubelet(Controller):
             self._ips.release(run.pod_ip)
 
     def _abandon(self, uid: str) -> None:
-        """The pod vanished from the store (force delete): stop its processes in the background."""
-        run = self._runs[uid]
-        groups = run.pgids
-        if groups:
-            threading.Thread(target=processes.stop_groups, args=(groups, 2.0), daemon=True).start()
+        """The pod vanished from the store (force delete): SIGTERM now, SIGKILL 2 s later."""
+        for pgid in self._runs[uid].pgids:
+            processes.signal_group(pgid, signal.SIGTERM)
+            self._abandoned[pgid] = time.monotonic() + ABANDON_GRACE_SECONDS
         self._release(uid)
+
+    def _reap_abandoned(self) -> None:
+        now = time.monotonic()
+        for pgid, kill_at in list(self._abandoned.items()):
+            if not processes.group_alive(pgid):
+                del self._abandoned[pgid]
+            elif now >= kill_at:
+                processes.signal_group(pgid, signal.SIGKILL)
 
     def _forget(self, uid: str, names: set[tuple[str, str]]) -> None:
         namespace, name, containers = self._known.pop(uid)

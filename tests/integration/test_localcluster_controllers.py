@@ -364,3 +364,15 @@ def test_node_port_carries_grpc_streams(api):
         api.core.delete_namespaced_service(name, NS)
         api.delete_job(name)
     wait_for("its pod to go", lambda: not api.pods(name))
+
+
+def test_force_deleted_pod_loses_its_process(api):
+    name = unique("force")
+    api.core.create_namespaced_pod(NS, {"metadata": {"name": name}, "spec": {"containers": [
+        {"name": "main", "image": "python", "command": ["python", "-c", "import time; time.sleep(60)"]}]}})
+    pod = wait_for("Running", lambda: (lambda p: p if p.status.phase == "Running" else None)(
+        api.core.read_namespaced_pod(name, NS)))
+    procs = wait_for("the pod's process", lambda: pod_processes(pod.metadata.uid))
+    api.core.delete_namespaced_pod(name, NS, grace_period_seconds=0)
+    wait_for("the process to be killed", lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+                                                         for p in procs))
