@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -343,3 +344,37 @@ def test_dynamic_client_crud_conflict_and_watch(k8s_api):
     leases.delete(name=name, namespace=NS)
     with pytest.raises(NotFoundError):
         leases.get(name=name, namespace=NS)
+
+
+def test_binding_logs_and_delete_collection(k8s_api):
+    core = client.CoreV1Api(k8s_api)
+    name = unique("bind")
+    core.create_namespaced_pod(NS, pod_body(name))
+    core.create_namespaced_pod_binding(name, NS, {"metadata": {"name": name},
+                                                  "target": {"kind": "Node", "name": "elsewhere"}},
+                                       _preload_content=False).release_conn()
+    assert core.read_namespaced_pod(name, NS).spec.node_name == "elsewhere"
+    with pytest.raises(ApiException) as twice:
+        core.create_namespaced_pod_binding(name, NS, {"metadata": {"name": name}, "target": {"name": "n2"}})
+    assert twice.value.status == 409
+    core.delete_namespaced_pod(name, NS, grace_period_seconds=0)
+
+    talker = unique("log")
+    core.create_namespaced_pod(NS, {"metadata": {"name": talker}, "spec": {"restartPolicy": "Never", "containers": [
+        {"name": "c", "image": "python:3.11", "command": ["python", "-c", "print('hello from the pod')"]}]}})
+    deadline = time.monotonic() + 30
+    while core.read_namespaced_pod(talker, NS).status.phase != "Succeeded":
+        assert time.monotonic() < deadline, "the pod did not succeed in 30 s"
+        time.sleep(0.2)
+    assert core.read_namespaced_pod_log(talker, NS) == "hello from the pod\n"
+    with pytest.raises(ApiException) as wrong:
+        core.read_namespaced_pod_log(talker, NS, container="nope")
+    assert wrong.value.status == 400
+
+    coordination = client.CoordinationV1Api(k8s_api)
+    batch_tag = unique("coll")
+    for i in range(3):
+        coordination.create_namespaced_lease(NS, {"metadata": {"name": f"{batch_tag}-{i}", "labels": {"b": batch_tag}},
+                                                  "spec": {"holderIdentity": "x"}})
+    coordination.delete_collection_namespaced_lease(NS, label_selector=f"b={batch_tag}")
+    assert coordination.list_namespaced_lease(NS, label_selector=f"b={batch_tag}").items == []
