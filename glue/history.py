@@ -119,6 +119,17 @@ class History:
             rows = self._execute(sql, (job_id,)).fetchall()
         return [_row_dict(row) for row in rows]
 
+    def open_intents(self, since: float, opened: str = "decided", closed: str = "cleaned") -> list[dict[str, Any]]:
+        """`opened` transitions since `since` without the matching `closed` one (same job, uid, reason)."""
+        sql = (
+            f"SELECT {', '.join('d.' + c for c in COLUMNS)} FROM job_events d WHERE d.what = {self._ph} "
+            f"AND d.at >= {self._ph} AND NOT EXISTS (SELECT 1 FROM job_events c WHERE c.what = {self._ph} "
+            "AND c.job_id = d.job_id AND c.uid = d.uid AND c.reason = d.reason) ORDER BY d.at, d.id"
+        )
+        with self._lock:
+            rows = self._execute(sql, (opened, since, closed)).fetchall()
+        return [_row_dict(row) for row in rows]
+
     def recent_job_ids(self, since: float) -> list[str]:
         """Job ids with a transition at or after `since` (epoch seconds)."""
         sql = f"SELECT DISTINCT job_id FROM job_events WHERE at >= {self._ph} ORDER BY job_id"

@@ -27,13 +27,15 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from glue.errors import SpectrojobsError
+from glue.monitor import objects as o
 from glue.monitor.config import MonitorConfig
 from glue.monitor.metrics import MonitorMetrics, cluster_gauges
-from glue.monitor.policies import Decision, Snapshot, decide
+from glue.monitor.policies import QUEUE_RE, Decision, Snapshot, decide
 
 logger = logging.getLogger(__name__)
 
 COMPONENT = "spectrojobs-monitor"
+INTENT_LOOKBACK_S = 86400.0
 API_VERSIONS = {"Job": "batch/v1", "Lease": "coordination.k8s.io/v1"}
 
 
@@ -64,6 +66,14 @@ class PassReport:
             "decided": len(self.decisions), "warned": len(self.warnings),
             "cleaned": len(self.cleaned), "skipped": len(self.skipped),
         }
+
+
+def job_ids_present(snap: Snapshot) -> set[str]:
+    """Job ids with anything left: a Job, pod, Service, PVC, held lease or queue."""
+    present = {o.job_id_of(x) for x in (*snap.jobs, *snap.pods, *snap.services, *snap.pvcs)}
+    present |= {o.lease_holder(lease) for lease in snap.leases}
+    present |= {m.group(1) for m in (QUEUE_RE.match(name) for name in snap.queues) if m}
+    return present - {""}
 
 
 def event_name(decision: Decision, action: str) -> str:
@@ -142,6 +152,8 @@ class Reconciler:
         now = self.clock()  # one instant for the whole pass: sightings and ages agree
         snap = self.snapshot(now)
         decisions = decide(snap, now, self.cfg)
+        if not (self.cfg.dry_run or not self.cfg.reaper):
+            self.close_interrupted(snap, now)
         self.metrics.observe_cluster(cluster_gauges(snap, now, self.cfg.gpu_resource))
         cleanups = tuple(d for d in decisions if d.action == "cleanup")
         warnings = tuple(d for d in decisions if d.action == "warn")
@@ -162,6 +174,23 @@ class Reconciler:
         logger.info("reconcile %s in %.2fs", report.counters(), duration)
         return report
 
+    def close_interrupted(self, snap: Snapshot, now: float) -> None:
+        """Record the cleanups an interrupted pass did but could not record: its decided jobs
+        that are now gone (nothing of the job id is left). Each cleanup is recorded once."""
+        intents = self.history.open_intents(now - INTENT_LOOKBACK_S)
+        if not intents:
+            return
+        present = job_ids_present(snap)
+        done = [e for e in intents if e["job_id"] not in present]
+        added = self.history.record_many([
+            {"job_id": e["job_id"], "what": "cleaned", "reason": e["reason"], "uid": e["uid"],
+             "detail": f"{e['detail']} (recorded after an interrupted pass)"} for e in done
+        ])
+        for e, new in zip(done, added, strict=True):
+            if new:
+                self.metrics.cleanups.labels(reason=e["reason"]).inc()
+                logger.info("job %s is gone: recorded the interrupted cleanup (%s)", e["job_id"], e["reason"])
+
     def warn(self, warnings: Sequence[Decision], now: float) -> None:
         for d in warnings:
             if self.history.record(d.job_id, what="warned", reason=d.reason, uid=d.uid, at=now, detail=d.detail):
@@ -174,6 +203,11 @@ class Reconciler:
         published = [d for d in cleanups if self.publish(d, now)]
         if not published:
             return ()
+        # the intent first: a pass killed after the deletes still leaves a record to close
+        self.history.record_many([
+            {"job_id": d.job_id, "what": "decided", "reason": d.reason, "uid": d.uid, "at": now, "detail": d.detail}
+            for d in published
+        ])
         try:
             gone = self.cleaner(published, cleanup_reason(published))
         except SpectrojobsError as exc:

@@ -150,7 +150,8 @@ def test_every_reason_end_to_end(k8s_api, ns, amqp, history_url) -> None:
         tap.close()
     with open_history(history_url) as history:
         for reason, job_id in ids.items():
-            assert [(e["what"], e["reason"]) for e in history.events(job_id)] == [("cleaned", reason)]
+            assert [(e["what"], e["reason"]) for e in history.events(job_id)] == [
+                ("decided", reason), ("cleaned", reason)]
 
 
 def test_dry_run_changes_nothing(k8s_api, ns, amqp, history_url) -> None:

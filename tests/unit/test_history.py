@@ -64,3 +64,14 @@ def test_sightings_keep_the_first_time_of_an_unbroken_run(url: str) -> None:
     with open_history(url) as history:  # survives a restart (one-shot runs)
         assert history.sightings({"q1", "q2"}, 30.0) == {"q1": 10.0, "q2": 30.0}
         assert history.sightings(set(), 40.0) == {}
+
+
+def test_open_intents_are_decisions_without_their_cleanup(url: str) -> None:
+    with open_history(url) as history:
+        history.record("1-00001", what="decided", reason="Completed", uid="u1", at=10.0)
+        history.record("2-00002", what="decided", reason="Orphan", uid=None, at=11.0)
+        history.record("2-00002", what="cleaned", reason="Orphan", uid=None, at=12.0)
+        history.record("3-00003", what="decided", reason="Idle", uid="u3", at=1.0)
+        assert [e["job_id"] for e in history.open_intents(5.0)] == ["1-00001"]
+        history.record("1-00001", what="cleaned", reason="Completed", uid="u1", at=13.0)
+        assert history.open_intents(5.0) == []

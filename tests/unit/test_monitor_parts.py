@@ -172,3 +172,13 @@ def test_flags_default_from_environment() -> None:
 def test_bad_environment_names_variable_value_and_rule(env: dict, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         cmd.config_from_args(parse([], env))
+
+
+def test_job_ids_present_cover_every_kind_of_object() -> None:
+    from glue.monitor.policies import QueueInfo
+    from glue.monitor.reconcile import job_ids_present
+
+    snap = Snapshot(jobs=(FIX["job_running"],), leases=(FIX["lease"],),
+                    queues={"grpc-job-7-00007-live": QueueInfo("grpc-job-7-00007-live", 0, 0), "other": QueueInfo("other", 0, 0)})
+    assert job_ids_present(snap) == {"3-12345", "7-00007"}
+    assert job_ids_present(Snapshot()) == set()
