@@ -44,6 +44,7 @@ class WatchStats:
     seq_gaps: int = 0  # rows missing between consecutive seq numbers
     latencies_s: list[float] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    ended: float | None = None  # set by `stop()`; else rates run until now
     _last_seq: int | None = None
 
     def add(self, row: ReceivedRow) -> None:
@@ -55,8 +56,11 @@ class WatchStats:
         self._last_seq = row.seq
         self.latencies_s.append((row.received_ns - row.t_ns) / 1e9)
 
+    def stop(self) -> None:
+        self.ended = time.monotonic()
+
     def summary(self) -> dict:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        elapsed = max((self.ended or time.monotonic()) - self.started, 1e-9)
         lat = np.array(self.latencies_s) if self.latencies_s else np.zeros(1)
         return {
             "rows": self.rows, "seconds": round(elapsed, 3), "rows_per_s": round(self.rows / elapsed, 2),
