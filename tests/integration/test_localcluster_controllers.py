@@ -93,7 +93,7 @@ def pod_processes(uid: str) -> list[psutil.Process]:
 
 def test_job_runs_to_completion_then_ttl_deletes_it(api, cluster):
     name = unique("ok")
-    body = job_body(name, ["python", "-c", "import os, time; print('pod ip', os.environ['POD_IP']); time.sleep(1)"],
+    body = job_body(name, ["python", "-c", "import os, time; print('pod ip', os.environ['POD_IP']); time.sleep(1); print('done')"],
                     ttlSecondsAfterFinished=1)
     api.batch.create_namespaced_job(NS, body)
     pod = api.running_pod(name)
@@ -109,7 +109,8 @@ def test_job_runs_to_completion_then_ttl_deletes_it(api, cluster):
     done = api.core.read_namespaced_pod(pod.metadata.name, NS)
     terminated = done.status.container_statuses[0].state.terminated
     assert done.status.phase == "Succeeded" and terminated.exit_code == 0 and terminated.reason == "Completed"
-    assert api.core.read_namespaced_pod_log(pod.metadata.name, NS) == f"pod ip {pod.status.pod_ip}\n"
+    assert api.core.read_namespaced_pod_log(pod.metadata.name, NS) == f"pod ip {pod.status.pod_ip}\ndone\n"
+    assert api.core.read_namespaced_pod_log(pod.metadata.name, NS, tail_lines=1) == "done\n"
     wait_for("the TTL to delete the job", lambda: api.job(name) is None, timeout=15)
     wait_for("its pod to go", lambda: not api.pods(name))
     reasons = {e.reason for e in api.core.list_namespaced_event(NS).items if e.involved_object.name == name}
@@ -376,3 +377,14 @@ def test_force_deleted_pod_loses_its_process(api):
     api.core.delete_namespaced_pod(name, NS, grace_period_seconds=0)
     wait_for("the process to be killed", lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
                                                          for p in procs))
+
+
+def test_foreground_delete_waits_for_the_pods(api):
+    name = unique("fg")
+    api.batch.create_namespaced_job(NS, job_body(name, ["python", "-c", "import time; time.sleep(60)"]))
+    pod = api.running_pod(name)
+    api.delete_job(name, "Foreground")
+    job = api.job(name)
+    assert job is None or (job.metadata.deletion_timestamp and "foregroundDeletion" in job.metadata.finalizers)
+    wait_for("the job to go after its pod", lambda: api.job(name) is None)
+    assert not api.pods(name) and not pod_processes(pod.metadata.uid)
