@@ -14,6 +14,8 @@ from streamer.sources.recording import recordings_in_time_range
 
 bp = Blueprint("focus", __name__)
 
+MAX_EPOCH_S = 253402300799  # 9999-12-31T23:59:59Z, the last second datetime can name
+
 LIVE_METADATA_KEYS = ("prr", "dx", "num_samples_per_trace", "dtype", "fiber_start_meters",
                       "fiber_length_meters", "sw_version", "number_of_channels", "fiber_description")
 
@@ -42,8 +44,8 @@ def parse_time_range(body: object) -> tuple[float, float]:
     for name, value in (("start_time", start), ("end_time", end)):
         if value is None and not any(e["field"] == name for e in errors):
             errors.append(error(name, None, "is required (epoch seconds)"))
-        elif value is not None and value < 0:
-            errors.append(error(name, value, "must be >= 0 (epoch seconds)"))
+        elif value is not None and not 0 <= value <= MAX_EPOCH_S:
+            errors.append(error(name, value, f"must be between 0 and {MAX_EPOCH_S} (epoch seconds)"))
     if not errors and end <= start:
         errors.append(error("end_time", end, f"must be greater than start_time ({start:g})"))
     if errors:
@@ -58,7 +60,7 @@ def recordings():
     root = Path(current_app.config["RECORDINGS_DIR"])
     try:
         spans = recordings_in_time_range(root, start, end) if root.is_dir() else []
-    except SourceError as exc:
+    except (SourceError, OSError, ValueError) as exc:
         raise InvalidRequest([error("start_time", start, f"recordings cannot be read: {exc}")]) from exc
     return jsonify(spans)
 

@@ -175,6 +175,8 @@ def test_focus_endpoints(client, tmp_path):
     assert len(spans) == 1 and spans[0][0] == pytest.approx(t0) and spans[0][1] == pytest.approx(t0 + 2, abs=0.01)
     bad = client.post("/recordings_in_time_range", headers=auth(), json={"start_time": 5, "end_time": 1})
     assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "end_time"
+    huge = client.post("/recordings_in_time_range", headers=auth(), json={"start_time": 0, "end_time": 1e300})
+    assert huge.status_code == 422 and huge.json["errors"][0]["field"] == "end_time"
 
 
 def test_metrics_expose_latency_histograms_and_runner_gauges(client):
