@@ -88,8 +88,10 @@ class StreamingSpectrogram:
 
     def reset(self) -> None:
         """Forget carried samples and the clock (the input changed); the next block starts row 0."""
-        self._buf = self.xp.zeros((0, self._n_channels), dtype=self.xp.float32)  # (samples, channels)
-        self._buf_start = 0  # stream index of the first carried sample
+        # store[head:tail] holds the stream samples [buf_start, total) still needed, (samples, channels)
+        self._store = self.xp.zeros((0, self._n_channels), dtype=self.xp.float32)
+        self._head = self._tail = 0
+        self._buf_start = 0  # stream index of store[head]
         self._next = 0  # stream index of the next frame's first sample
         self._total = 0  # stream index after the last fed sample
         self._anchor_idx = np.zeros(0, dtype=np.int64)  # stream index of each block's first sample
@@ -97,8 +99,7 @@ class StreamingSpectrogram:
 
     def feed(self, block: Any, t0_ns: int) -> Rows:
         """Add a block (n_samples, n_channels) starting at `t0_ns`; return the rows it completes."""
-        xp = self.xp
-        block = xp.asarray(block, dtype=xp.float32)
+        block = self.xp.asarray(block)
         if block.ndim != 2 or block.shape[1] != self._n_channels:
             raise ValueError(f"block shape {tuple(block.shape)}: expected (n_samples, {self._n_channels})")
         n = block.shape[0]
@@ -106,17 +107,42 @@ class StreamingSpectrogram:
             return self._empty()
         self._anchor_idx = np.append(self._anchor_idx, self._total)
         self._anchor_t = np.append(self._anchor_t, np.int64(t0_ns))
-        carried = self._buf.shape[0] > 0
-        data = xp.concatenate([self._buf, block]) if carried else xp.ascontiguousarray(block)
-        data_start = self._buf_start if carried else self._total
+        if self._head == self._tail:  # nothing carried: the block starts the buffer
+            self._buf_start = self._total
+        self._append(block)
         self._total += n
-        first = self._next - data_start
-        n_frames = max(0, (data.shape[0] - first - self._length) // self._hop + 1)
-        rows = self._frames_to_rows(data, first, n_frames)
+        first = self._next - self._buf_start
+        n_frames = max(0, (self._tail - self._head - first - self._length) // self._hop + 1)
+        rows = self._frames_to_rows(self._store[self._head:self._tail], first, n_frames)
         t_ns = self._times(self._next + self._hop * np.arange(n_frames, dtype=np.int64))
         self._next += n_frames * self._hop
-        self._carry(data, data_start)
+        self._release()
         return Rows(rows, t_ns)
+
+    def _append(self, block: Any) -> None:
+        """Copy the block after the carried samples; compact or grow the store when it is full
+        (amortised: small live chunks are not re-copied with the whole carried window each time)."""
+        xp, n, live = self.xp, block.shape[0], self._tail - self._head
+        if self._tail + n > self._store.shape[0]:
+            carried = self._store[self._head:self._tail].copy()
+            if live + n > self._store.shape[0]:
+                capacity = 2 * (self._length + n)
+                self._store = xp.empty((max(capacity, live + n), self._n_channels), dtype=xp.float32)
+            self._store[:live] = carried
+            self._head, self._tail = 0, live
+        self._store[self._tail:self._tail + n] = block
+        self._tail += n
+
+    def _release(self) -> None:
+        """Drop the samples before the next frame (all of them when hop > nfft skips past the end)."""
+        keep_from = min(max(self._next, self._buf_start), self._total)
+        self._head += keep_from - self._buf_start
+        self._buf_start = keep_from
+        if self._head == self._tail:
+            self._head = self._tail = 0
+        live = max(int(np.searchsorted(self._anchor_idx, self._next, side="right")) - 1, 0)
+        self._anchor_idx = self._anchor_idx[live:]
+        self._anchor_t = self._anchor_t[live:]
 
     def _frames_to_rows(self, data: Any, first: int, n_frames: int) -> np.ndarray:
         """Rows of the frames [first + j*hop, first + j*hop + L) of `data` (samples, channels)."""
@@ -175,15 +201,6 @@ class StreamingSpectrogram:
         which = np.searchsorted(self._anchor_idx, starts, side="right") - 1
         offset = (starts - self._anchor_idx[which] + self._length / 2) * self._period_ns
         return self._anchor_t[which] + np.floor(offset + 0.5).astype(np.int64)
-
-    def _carry(self, data: Any, data_start: int) -> None:
-        """Keep only the samples from the next frame on (none when hop > nfft skips past them)."""
-        keep_from = min(max(self._next, data_start), self._total)
-        self._buf = data[keep_from - data_start:].copy()
-        self._buf_start = keep_from
-        live = max(int(np.searchsorted(self._anchor_idx, self._next, side="right")) - 1, 0)
-        self._anchor_idx = self._anchor_idx[live:]
-        self._anchor_t = self._anchor_t[live:]
 
     def _empty(self) -> Rows:
         return Rows(np.zeros((0, *self.params.row_shape), dtype=np.float32), np.zeros(0, dtype=np.int64))
