@@ -139,7 +139,30 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metadata(client, wait_s: float):
+    """The stream's metadata, waiting while the server starts or a live feed has not told its rate."""
+    import grpc
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return client.metadata()
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
+    import grpc
+
+    try:
+        return _watch(args)
+    except grpc.RpcError as e:
+        raise StreamerError(f"{args.target}: {e.code().name}: {e.details()}") from e
+
+
+def _watch(args: argparse.Namespace) -> int:
     import grpc
     import numpy as np
 
@@ -147,28 +170,30 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from streamer.render import render_png
 
     stats, rows, times = WatchStats(), [], []
-    deadline = time.monotonic() + args.seconds if args.seconds else None
     with StreamClient(args.target) as client:
-        meta = client.metadata()
+        meta = _metadata(client, args.wait)
+        every = max(1, round(1 / max(meta.lines_dt, 1e-3)))  # about one line a second
         stats.started = time.monotonic()
+        deadline = stats.started + args.seconds if args.seconds else None
         try:
             for row in client.rows(args.stream_id):
                 stats.add(row)
                 if args.png:
                     rows.append(row.data)
                     times.append(row.t_ns)
-                if not args.json and stats.rows % max(1, round(1 / max(meta.lines_dt, 1e-3))) == 0:
+                if not args.json and stats.rows % every == 0:
                     print(" ".join(f"{k}={v}" for k, v in stats.summary().items()), flush=True)
                 if (deadline and time.monotonic() >= deadline) or (args.rows and stats.rows >= args.rows):
                     break
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.CANCELLED:
-                raise StreamerError(f"stream from {args.target} failed: {e.code().name}: {e.details()}") from e
+                raise
         except KeyboardInterrupt:
             pass
+        stats.stop()
     summary = stats.summary()
     if args.png and rows:
-        render_png(args.png, np.stack(rows), np.array(times), rows and meta.channel_min, list(meta.frequencies),
+        render_png(args.png, np.stack(rows), np.array(times), meta.channel_min, list(meta.frequencies),
                    title=f"{meta.source} channels {meta.channel_min}-{meta.channel_max}")
         summary["png"] = str(args.png)
     print(json.dumps(summary) if args.json else " ".join(f"{k}={v}" for k, v in summary.items()))
@@ -207,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, default=0, help="stop after this many rows")
     p.add_argument("--png", type=Path, help="draw the rows received into this PNG")
     p.add_argument("--json", action="store_true", help="print one JSON summary only")
+    p.add_argument("--wait", type=float, default=30, help="seconds to wait for the stream to be ready (30)")
     p.set_defaults(func=cmd_watch)
     p = sub.add_parser("bench", help="gRPC fan-out benchmark on loopback")
     p.add_argument("--clients", type=int, default=8)
