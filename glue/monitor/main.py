@@ -128,7 +128,7 @@ def run_forever(cfg: MonitorConfig) -> int:
 
 
 def main(cfg: MonitorConfig, once: bool = False, as_json: bool = False) -> int:
-    logging.getLogger("pika").setLevel(logging.WARNING)  # pika logs every connection step at INFO
+    logging.getLogger("pika").setLevel(logging.ERROR)  # INFO: every connection step; WARNING: expected 404s
     logger.info("monitor config: %s", cfg.loggable())
     if cfg.dry_run:
         logger.warning("**DRY-RUN**: no job will be cleaned up, decisions are only reported")

@@ -185,12 +185,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_watch_cleans_a_failed_job_fast_and_metrics_list_the_families(k8s_api, ns, amqp, history_url) -> None:
+def test_watch_cleans_a_failed_job_fast_and_metrics_list_the_families(k8s_api, ns, amqp, history_url,
+                                                                       tmp_path) -> None:
     objs = Objects(k8s_api, ns)
     port = free_port()
     env = monitor_env(ns, history_url, amqp, SPECTROJOBS_MONITOR_WATCH="true",
                       SPECTROJOBS_MONITOR_INTERVAL="300", SPECTROJOBS_MONITOR_METRICS_PORT=str(port))
-    proc = subprocess.Popen(monitor_cmd(), env=env, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    log_path = tmp_path / "monitor.log"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen(monitor_cmd(), env=env, cwd=REPO, stderr=log_file)
     try:
         wait_for("the metrics endpoint", lambda: _scrape(port), timeout=60)
         job_id = new_job_id(3)
@@ -204,8 +207,10 @@ def test_watch_cleans_a_failed_job_fast_and_metrics_list_the_families(k8s_api, n
         print(f"\nfailed pod -> nothing left: {latency:.1f}s (watch on, interval 300 s)")
         text = wait_for("the cleanup counted", lambda: _scrape_if(port, 'reason="Failed:ExitCode3"} 1.0'))
     finally:
-        log = stop(proc)
+        stop(proc)
+    log = log_path.read_text()
     assert proc.returncode == 0, log[-3000:]
+    assert "monitor stopped" in log
     for family in ("gpu_allocation_ratio", "windows_in_use", "jobs{phase=", "oldest_pending_seconds",
                    "cleanups_total", "reconcile_duration_seconds", "last_reconcile_success_timestamp_seconds",
                    "watch_restarts_total"):

@@ -187,8 +187,8 @@ def run_once(env: dict[str, str], *args: str, timeout: float = 180) -> dict:
     return json.loads(proc.stdout)
 
 
-def stop(proc: subprocess.Popen) -> str:
-    """SIGTERM, wait, return stderr (the monitor's log)."""
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM (the monitor's graceful shutdown), SIGKILL if it does not end within 30 s."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -196,4 +196,3 @@ def stop(proc: subprocess.Popen) -> str:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
-    return proc.stderr.read() if proc.stderr else ""
