@@ -153,8 +153,10 @@ class StreamingSpectrogram:
             frames = xpmod.as_strided(  # (frames, L, channels)
                 xp, data[first:], (n_frames, self._length, self._n_channels), (self._hop * row, row, data.itemsize)
             )
-            c_step = self._tile_channels
-            f_step = max(1, self._tile_values // (c_step * self._length))
+            # tiles of about tile_values samples: at least tile_channels channels wide, wider when
+            # a block holds few frames (live chunks), so small feeds don't pay per-tile overheads
+            f_step = min(n_frames, max(1, self._tile_values // (self._tile_channels * self._length)))
+            c_step = min(self._n_channels, max(self._tile_channels, self._tile_values // (f_step * self._length)))
             tiles = [(f, c) for f in range(0, n_frames, f_step) for c in range(0, self._n_channels, c_step)]
 
             def tile(corner: tuple[int, int]) -> None:

@@ -81,10 +81,12 @@ def to_host(x: Any) -> np.ndarray:
 
 
 def rfft(xp: ModuleType, x: Any, axis: int = -1, workers: int | None = None) -> Any:
-    """Real FFT along `axis`; float32 in gives complex64 out on both backends."""
+    """Real FFT along `axis` of any strided view; float32 in gives C-contiguous complex64 out on
+    both backends (cupy.fft may hand back a swapped-axes view; the DSP reinterprets the result's
+    last axis as interleaved floats, which needs it contiguous)."""
     if xp is np:
-        return scipy.fft.rfft(x, axis=axis, workers=workers or DEFAULT_WORKERS, overwrite_x=True)
-    return xp.fft.rfft(x, axis=axis)
+        return scipy.fft.rfft(x, axis=axis, workers=workers or DEFAULT_WORKERS)
+    return xp.ascontiguousarray(xp.fft.rfft(x, axis=axis))
 
 
 def as_strided(xp: ModuleType, x: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
