@@ -13,7 +13,7 @@ from typing import Any
 from localcluster import errors
 from localcluster.deletion import DeleteOptions, delete_status, parse_delete_options
 from localcluster.managed import manager_from_user_agent
-from localcluster.objects import RETURNS_DELETED_OBJECT, Obj, meta
+from localcluster.objects import RETURNS_DELETED_OBJECT, Obj, dumps, meta
 from localcluster.registry import APPLY_PATCH, JSON_PATCH, Registry
 from localcluster.routing import ResourceRoute
 from localcluster.selectors import parse_field_selector, parse_label_selector
@@ -33,7 +33,7 @@ class Request:
 @dataclass
 class Response:
     code: int
-    body: Any  # JSON-serialisable, or str for text/plain
+    body: Any  # JSON-serialisable, bytes already encoded, or str for text/plain
     headers: list[tuple[str, str]] = field(default_factory=list)
     content_type: str = "application/json"
 
@@ -86,11 +86,13 @@ class Endpoints:
         if route.name is None:
             match = matcher(route, request.query)
             items, rv = self.store.list_refs(route.rtype.plural, route.namespace, match)
-            return Response(200, list_body(route, items, rv))
+            head = dumps(list_body(route, [], rv))[:-len(b"[]}")]
+            encoded = [self.store.encoded(route.rtype.plural, obj) for obj in items]
+            return Response(200, head + b"[" + b",".join(encoded) + b"]}")
         obj = self.store.get_ref(route.rtype.plural, route.namespace, route.name)
         if obj is None:
             raise errors.not_found(route.rtype.qualified, route.name)
-        return Response(200, obj)
+        return Response(200, self.store.encoded(route.rtype.plural, obj))
 
     def watch_request(self, request: Request) -> WatchRequest:
         route = request.route

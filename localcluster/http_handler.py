@@ -180,7 +180,9 @@ class ApiHandler(BaseHTTPRequestHandler):
     # ---- responses -------------------------------------------------------------------------
 
     def _send(self, response: Response) -> None:
-        if response.content_type == "application/json":
+        if isinstance(response.body, bytes):
+            payload = response.body
+        elif response.content_type == "application/json":
             payload = dumps(response.body)
         else:
             payload = str(response.body).encode()
@@ -218,7 +220,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
         try:
             for event in events:
-                line = dumps(event) + b"\n"
+                line = self._event_line(request.rtype.plural, event)
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
@@ -229,6 +231,10 @@ class ApiHandler(BaseHTTPRequestHandler):
             close = getattr(events, "close", None)
             if close is not None:
                 close()
+
+    def _event_line(self, resource: str, event: dict[str, Any]) -> bytes:
+        obj = self.server.endpoints.store.encoded(resource, event["object"])
+        return b'{"type":"%s","object":%s}\n' % (event["type"].encode(), obj)
 
     def _client_alive(self) -> bool:
         """False once the server stops or the client has closed its end of the connection."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localcluster import errors
-from localcluster.objects import Obj, meta, with_metadata
+from localcluster.objects import Obj, dumps, meta, with_metadata
 from localcluster.resources import STORED
 
 Listener = Callable[[str, str, Obj], None]
@@ -69,6 +69,7 @@ class Store:
         self._outbox: list[Event] = []
         self._depth = 0
         self.on_commit: Callable[[], None] | None = None  # persistence's dirty flag
+        self._encoded: dict[int, tuple[Obj, bytes]] = {}  # JSON of stored objects, by id
 
     # ---- locking and notification -------------------------------------------------------
 
@@ -121,6 +122,18 @@ class Store:
         items.sort(key=lambda obj: (meta(obj).get("namespace") or "", meta(obj)["name"]))
         return items, rv
 
+    def encoded(self, resource: str, obj: Obj) -> bytes:
+        """The JSON of `obj`, cached while it is the stored version (stored dicts never change)."""
+        entry = self._encoded.get(id(obj))
+        if entry is not None and entry[0] is obj:
+            return entry[1]
+        data = dumps(obj)
+        metadata = meta(obj)
+        with self._lock:
+            if self._table(resource).get((metadata.get("namespace") or "", metadata.get("name", ""))) is obj:
+                self._encoded[id(obj)] = (obj, data)
+        return data
+
     def namespace_has_objects(self, namespace: str) -> bool:
         with self._lock:
             return any(ns == namespace for plural, table in self._objects.items()
@@ -133,14 +146,20 @@ class Store:
         self._rv += 1
         stored = with_metadata(obj, resourceVersion=str(self._rv))
         metadata = meta(stored)
-        self._table(resource)[(metadata.get("namespace") or "", metadata["name"])] = stored
+        key = (metadata.get("namespace") or "", metadata["name"])
+        previous = self._table(resource).get(key)
+        if previous is not None:
+            self._encoded.pop(id(previous), None)
+        self._table(resource)[key] = stored
         self._emit(Event(self._rv, "MODIFIED" if old is not None else "ADDED", resource, stored, old))
         return stored
 
     def remove(self, resource: str, obj: Obj) -> Obj:
         """Drop the object; emits DELETED with the last state at the delete's revision."""
         metadata = meta(obj)
-        self._table(resource).pop((metadata.get("namespace") or "", metadata["name"]), None)
+        previous = self._table(resource).pop((metadata.get("namespace") or "", metadata["name"]), None)
+        if previous is not None:
+            self._encoded.pop(id(previous), None)
         self._rv += 1
         last = with_metadata(obj, resourceVersion=str(self._rv))
         self._emit(Event(self._rv, "DELETED", resource, last))
@@ -198,6 +217,7 @@ class Store:
             self._rv = int(data.get("resourceVersion", 0))
             self._compacted = self._rv
             self._log.clear()
+            self._encoded.clear()
             for plural, items in (data.get("objects") or {}).items():
                 if plural not in self._objects:
                     continue
