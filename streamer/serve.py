@@ -129,6 +129,8 @@ class Server:
         self.fanout = Fanout(queue_rows=values["client_queue"])
         self.service = StreamerService(self.fanout)
         self.source = open_source(values, params.channel_min, params.channel_max)
+        if self.source.sample_rate_hz is not None:  # the real rate (a recording's) may break the view
+            self.params = check_view(values, self.source.sample_rate_hz)
         self.service.source_state = self.source.state
         self.service.source_counters = self.source.counters
         self.xp = choose_xp(values["xp"])
@@ -176,8 +178,7 @@ class Server:
         if self.source.sample_rate_hz is None:
             threading.Thread(target=self._boot_live, name="boot", daemon=True).start()
         else:
-            params = check_view(self.values, self.source.sample_rate_hz)
-            self._install(params, self.source.blocks).start()
+            self._install(self.params, self.source.blocks).start()
         threading.Thread(target=self._watch_health, name="health", daemon=True).start()
 
     def serving(self) -> bool:

@@ -68,3 +68,14 @@ def test_record_and_export_check_their_input(capsys, tmp_path):
         "streamer record: --seconds (STREAMER_SECONDS)=0.0: must be > 0"]
     lines = _errors(["export", *GOOD[2:], "--source", "synthetic", "--out", str(tmp_path)], capsys)
     assert lines == ["streamer export: --source (STREAMER_SOURCE)='synthetic': export reads recordings only"]
+
+
+def test_the_recordings_rate_is_checked_before_serving(capsys, tmp_path):
+    assert main(["record", "--out", str(tmp_path), "--seconds", "2", "--sample-rate", "1000", "--channels", "64",
+                 "--start-time", "1795346300"]) == 0
+    capsys.readouterr()
+    lines = _errors(["serve", "--source", "recording", "--recordings-dir", str(tmp_path), "--start-time",
+                     "1795346300", "--end-time", "1795346301", *GOOD[2:10], "--freq-min", "0", "--freq-max", "600",
+                     "--display-duration", "10", "--display-height", "100"], capsys)
+    assert lines == ["streamer serve: --freq-max (STREAMER_FREQ_MAX)=600.0: must be <= the Nyquist frequency "
+                     "500 Hz (sample rate 1000 Hz)"]
