@@ -59,11 +59,16 @@ class Snapshotter:
 
     def save(self) -> None:
         self._dirty.clear()
-        data = json.dumps(self.store.snapshot(), separators=(",", ":"))
+        snapshot = self.store.snapshot()
+        parts = [b'{"resourceVersion":%d,"objects":{' % snapshot["resourceVersion"]]
+        for i, (plural, items) in enumerate(snapshot["objects"].items()):
+            encoded = b",".join(self.store.encoded(plural, obj) for obj in items)
+            parts.append(b'%s"%s":[%s]' % (b"," if i else b"", plural.encode(), encoded))
+        parts.append(b"}}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w") as f:
-            f.write(data)
+        with open(tmp, "wb") as f:
+            f.write(b"".join(parts))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
