@@ -148,7 +148,8 @@ def plan_job(job: Obj, pods: list[Obj], now: datetime, backoff_base: float = 10.
             conditions.append(_condition(target, reason, message, stamp))
             kinds.add(target)
         plan.delete.extend(active)
-        if not active and not terminating and final not in kinds:
+        # the final condition waits for every terminated pod to be counted (as the real controller)
+        if not active and not terminating and not any(pending.values()) and final not in kinds:
             conditions.append(_condition(final, reason, message, stamp))
             kinds.add(final)
             plan.events.append((event_type, event_reason, event_message))

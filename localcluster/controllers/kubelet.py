@@ -27,6 +27,7 @@ from localcluster.controllers.podenv import (
     container_argv,
     container_env,
     container_mounts,
+    image_pull_error,
     prepare_volumes,
     volume_dirs,
     working_dir,
@@ -162,6 +163,9 @@ class Kubelet(Controller):
                 self.api.record_event(pod, "Warning", "BackOff",
                                       f"Back-off restarting failed container {c.name} in pod {label}", COMPONENT)
             waiting = c.state.get("waiting", {}).get("reason")
+            if waiting == "ErrImagePull":
+                c.state = {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{c.image}"'}}
+                self.api.record_event(pod, "Normal", "BackOff", f'Back-off pulling image "{c.image}"', COMPONENT)
             due = c.restart_at is not None and time.monotonic() >= c.restart_at
             if due or (c.proc is None and waiting in ("ContainerCreating", "PodInitializing")):
                 self._start_container(pod, run, c)
@@ -229,6 +233,16 @@ class Kubelet(Controller):
     def _start_container(self, pod: Obj, run: PodRun, c: ContainerRun) -> None:
         key = "initContainers" if c in run.init_containers else "containers"
         spec = next(x for x in pod["spec"][key] if x["name"] == c.name)
+        pull_error = image_pull_error(c.image)
+        if pull_error is not None:
+            c.state = {"waiting": {"reason": pull_error[0], "message": pull_error[1]}}
+            c.restart_at = None
+            if pull_error[0] == "ErrImagePull":
+                self.api.record_event(pod, "Normal", "Pulling", f'Pulling image "{c.image}"', COMPONENT)
+                self.api.record_event(pod, "Warning", "Failed", f'Failed to pull image "{c.image}": {pull_error[1]}',
+                                      COMPONENT)
+            self.api.record_event(pod, "Warning", "Failed", f"Error: {pull_error[0]}", COMPONENT)
+            return
         ctx = PodContext(pod, run.pod_ip, "127.0.0.1", self.config.api_host, self.config.api_port,
                          self._visible_devices(run), self._python_dir, _base_env())
         try:
@@ -246,6 +260,9 @@ class Kubelet(Controller):
             c.restart_at = None
             self.api.record_event(pod, "Warning", "Failed", f"Error: {e}", COMPONENT)
             return
+        if c.restart_count == 0:
+            self.api.record_event(pod, "Normal", "Pulled", f'Container image "{c.image}" already present on machine',
+                                  COMPONENT)
         c.start(argv, env, cwd, self._wake.set)
         if c.running:
             self.api.record_event(pod, "Normal", "Created", f"Created container: {c.name}", COMPONENT)

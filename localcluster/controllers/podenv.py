@@ -22,6 +22,10 @@ Obj = dict[str, Any]
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 POD_UID_ENV = "LOCALCLUSTER_POD_UID"
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+UNPULLABLE_DOMAIN_SUFFIX = ".invalid"  # RFC 2606: never resolves, so a pull from it must fail
 _FIELD_INDEX = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
 
 
@@ -41,6 +45,41 @@ class PodContext:
     gpu_devices: tuple[int, ...] = ()
     python_dir: str = ""
     base_env: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_image(image: str) -> tuple[str, str] | None:
+    """(registry host or "", repository path) of a valid image reference, else None."""
+    name, _, digest = image.partition("@")
+    if digest and not _DIGEST.match(digest):
+        return None
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name, tag = name.rsplit(":", 1)
+        if not _TAG.match(tag):
+            return None
+    parts = name.split("/")
+    host = ""
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        host, parts = parts[0], parts[1:]
+    if not parts or not all(_PATH_COMPONENT.match(p) for p in parts):
+        return None
+    return host, "/".join(parts)
+
+
+def image_pull_error(image: str) -> tuple[str, str] | None:
+    """(waiting reason, message) when the image "cannot be pulled": an invalid reference, or a
+    registry under the reserved `.invalid` domain (the local test hook for pull errors). Every
+    other image counts as present: the local kubelet runs commands, not images."""
+    parsed = parse_image(image)
+    if parsed is None:
+        return ("InvalidImageName", f'Failed to apply default image tag "{image}": couldn\'t parse image name '
+                                    f'"{image}": invalid reference format')
+    host, path = parsed
+    if host.split(":")[0].endswith(UNPULLABLE_DOMAIN_SUFFIX):
+        return ("ErrImagePull", f'failed to pull and unpack image "{image}": failed to resolve reference '
+                                f'"{image}": failed to do request: Head "https://{host}/v2/{path}/manifests/latest": '
+                                f"dial tcp: lookup {host.split(':')[0]}: no such host")
+    return None
 
 
 def expand(text: str, env: Mapping[str, str]) -> str:

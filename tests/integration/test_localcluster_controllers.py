@@ -195,10 +195,11 @@ def test_failing_command_with_backoff_limit_zero_fails_the_job(api):
 def test_active_deadline_kills_the_pod_and_fails_the_job(api):
     name = unique("deadline")
     api.batch.create_namespaced_job(NS, job_body(name, ["python", "-c", "import time; time.sleep(60)"],
-                                                 activeDeadlineSeconds=1))
-    pod = api.running_pod(name)
+                                                 activeDeadlineSeconds=2))
+    pod = wait_for("its pod", lambda: next(iter(api.pods(name)), None))
     failed = wait_for("Failed", lambda: api.condition(name, "Failed"))
     assert (failed.reason, failed.message) == ("DeadlineExceeded", "Job was active longer than specified deadline")
+    assert api.job(name).status.failed == 1  # the killed pod counts as failed
     assert not pod_processes(pod.metadata.uid)
     api.delete_job(name)
     wait_for("its pod to go", lambda: not api.pods(name))
@@ -388,3 +389,25 @@ def test_foreground_delete_waits_for_the_pods(api):
     assert job is None or (job.metadata.deletion_timestamp and "foregroundDeletion" in job.metadata.finalizers)
     wait_for("the job to go after its pod", lambda: api.job(name) is None)
     assert not api.pods(name) and not pod_processes(pod.metadata.uid)
+
+
+def test_an_image_from_an_invalid_registry_cannot_be_pulled(api):
+    name = unique("pull")
+    api.batch.create_namespaced_job(NS, job_body(name, ["python", "-c", "pass"],
+                                                 container={"image": "registry.invalid/streamer:1"}))
+    try:
+        def backoff():
+            for pod in api.pods(name):
+                for status in pod.status.container_statuses or []:
+                    if status.state.waiting and status.state.waiting.reason == "ImagePullBackOff":
+                        return pod
+            return None
+
+        pod = wait_for("ImagePullBackOff", backoff)
+        assert pod.status.phase == "Pending"
+        reasons = {e.reason for e in api.core.list_namespaced_event(NS).items
+                   if e.involved_object.name == pod.metadata.name}
+        assert {"Pulling", "Failed", "BackOff"} <= reasons
+    finally:
+        api.delete_job(name)
+    wait_for("its pod to go", lambda: not api.pods(name))

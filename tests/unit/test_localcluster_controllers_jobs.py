@@ -56,10 +56,10 @@ def test_success_goes_through_uncounted_then_finalizer_then_count():
     first = plan_job(job({"startTime": "2026-01-02T03:04:00Z"}), [pod("a", "Succeeded")], NOW)
     assert first.status["uncountedTerminatedPods"] == {"succeeded": ["a"]}
     assert first.release == []  # not persisted yet
-    assert [c["type"] for c in first.status["conditions"]] == ["SuccessCriteriaMet", "Complete"]
-    assert first.events == [("Normal", "Completed", "Job completed")]
+    assert [c["type"] for c in first.status["conditions"]] == ["SuccessCriteriaMet"]
     second = plan_job(job(first.status), [pod("a", "Succeeded")], NOW)
     assert [p["metadata"]["uid"] for p in second.release] == ["a"]
+    assert "completionTime" not in second.status
     third = plan_job(job(second.status), [pod("a", "Succeeded", finalizer=False)], NOW)
     assert third.status["succeeded"] == 1 and third.status["uncountedTerminatedPods"] == {}
     assert third.status["completionTime"] == format_time(NOW)
@@ -67,16 +67,19 @@ def test_success_goes_through_uncounted_then_finalizer_then_count():
     assert complete == {"type": "Complete", "status": "True", "lastProbeTime": format_time(NOW),
                         "lastTransitionTime": format_time(NOW), "reason": "CompletionsReached",
                         "message": "Reached expected number of succeeded pods"}
-    assert third.events == []
+    assert third.events == [("Normal", "Completed", "Job completed")]
 
 
 def test_backoff_limit_zero_fails_after_one_failure():
     plan = plan_job(job({"startTime": "2026-01-02T03:04:00Z"}, backoffLimit=0), [pod("a", "Failed")], NOW)
-    kinds = [(c["type"], c["reason"], c["message"]) for c in plan.status["conditions"]]
-    assert kinds == [("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
-                     ("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")]
-    assert plan.create == [] and "completionTime" not in plan.status
-    assert plan.events == [("Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit")]
+    target = ("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+    assert [(c["type"], c["reason"], c["message"]) for c in plan.status["conditions"]] == [target]
+    assert plan.create == [] and plan.events == []
+    counted = plan_job(job(plan.status, backoffLimit=0), [pod("a", "Failed", finalizer=False)], NOW)
+    assert [(c["type"], c["reason"], c["message"]) for c in counted.status["conditions"]] == [
+        target, ("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")]
+    assert counted.status["failed"] == 1 and "completionTime" not in counted.status
+    assert counted.events == [("Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit")]
 
 
 def test_failure_is_retried_after_back_off():
@@ -106,6 +109,8 @@ def test_deadline_deletes_active_pods_then_fails():
     again = plan_job(job(plan.status, activeDeadlineSeconds=5), [pod("a", deleting=True)], NOW)
     assert [c["type"] for c in again.status["conditions"]] == ["FailureTarget"]
     done = plan_job(job(again.status, activeDeadlineSeconds=5), [pod("a", "Failed", deleting=True)], NOW)
+    assert [c["type"] for c in done.status["conditions"]] == ["FailureTarget"]  # the pod is not counted yet
+    done = plan_job(job(done.status, activeDeadlineSeconds=5), [pod("a", "Failed", False, True)], NOW)
     assert [c["type"] for c in done.status["conditions"]] == ["FailureTarget", "Failed"]
     assert done.events == [("Warning", "DeadlineExceeded", "Job was active longer than specified deadline")]
 

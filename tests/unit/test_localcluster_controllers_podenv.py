@@ -14,6 +14,8 @@ from localcluster.controllers.podenv import (
     container_env,
     container_mounts,
     expand,
+    image_pull_error,
+    parse_image,
     prepare_volumes,
     rewrite_path,
     volume_dirs,
@@ -214,3 +216,24 @@ def test_prepare_volumes_creates_claims_and_checks_host_paths(tmp_path: Path):
     missing = {"spec": {"volumes": [{"name": "m", "hostPath": {"path": str(tmp_path / "no"), "type": "Directory"}}]}}
     with pytest.raises(PodConfigError, match="is not a directory"):
         prepare_volumes(missing, {"m": tmp_path / "no"})
+
+
+@pytest.mark.parametrize("image,parsed", [
+    ("python:3.11", ("", "python")),
+    ("ghcr.io/org/spectrojobs-streamer:0.1.0", ("ghcr.io", "org/spectrojobs-streamer")),
+    ("localhost:5000/streamer", ("localhost:5000", "streamer")),
+    ("x@sha256:" + "a" * 64, ("", "x")),
+    ("Upper/Case", None),
+    ("bad tag:", None),
+    ("", None),
+])
+def test_parse_image(image, parsed):
+    assert parse_image(image) == parsed
+
+
+def test_image_pull_errors_are_the_invalid_domain_hook_and_bad_references():
+    assert image_pull_error("python:3.11") is None
+    reason, message = image_pull_error("registry.invalid/streamer:1")
+    assert reason == "ErrImagePull" and "no such host" in message and "registry.invalid" in message
+    reason, message = image_pull_error("Bad Image")
+    assert reason == "InvalidImageName" and "invalid reference format" in message
