@@ -62,6 +62,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from streamer.serve import choose_xp
     from streamer.sources.recording import RecordingSource
 
+    if args.source is None and not os.environ.get(config.env_name("source")):
+        args.source = "recording"  # export reads recordings; no need to say so
     values, _ = _job_values(args, serve=False)
     if values["source"] != "recording":
         raise UsageError([f"--source (STREAMER_SOURCE)={values['source']!r}: export reads recordings only"])

@@ -83,6 +83,8 @@ class StreamerService:
                 item = queue.get(POLL_S)
                 if item is None:
                     if queue.exhausted:
+                        if self.job is not None and self.job.state == "failed":
+                            context.abort(grpc.StatusCode.INTERNAL, f"the job failed: {self.job.error}")
                         return
                     continue
                 if queue.dropped:

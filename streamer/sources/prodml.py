@@ -151,6 +151,13 @@ def read_slab(
             f"{header.path}: loci {locus_min}..{locus_max} outside the file's "
             f"{header.start_locus}..{header.start_locus + header.n_loci - 1}"
         )
+    try:
+        return _read(header, start_ns, end_ns, c0, c1)
+    except (OSError, KeyError) as e:
+        raise SourceError(f"{header.path}: cannot read samples ({e})") from e
+
+
+def _read(header: FileHeader, start_ns: int, end_ns: int, c0: int, c1: int) -> tuple[np.ndarray, int]:
     with h5py.File(header.path, "r", rdcc_nbytes=READ_CACHE_BYTES) as f:
         times_us = f[RAW_TIME][:]
         i0 = int(np.searchsorted(times_us, -(-start_ns // 1000), side="left"))

@@ -81,7 +81,7 @@ def test_record_serve_watch_png_then_serve_exits_0_when_the_range_is_done(record
 
 def test_export_writes_the_files_of_a_range(recordings, tmp_path):
     out = tmp_path / "export"
-    run = subprocess.run(_streamer("export", "--out", str(out), "--source", "recording", "--recordings-dir",
+    run = subprocess.run(_streamer("export", "--out", str(out), "--recordings-dir",
                                    str(recordings), "--start-time", str(START + 2), "--end-time", str(START + 9),
                                    "--view-type", "1", "--nfft", "1024", "--channel-min", "100", "--channel-max",
                                    "100", "--freq-min", "10", "--freq-max", "400", "--display-duration", "7",

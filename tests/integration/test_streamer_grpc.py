@@ -134,3 +134,20 @@ def test_work_stops_when_the_last_client_cancels():
         wait_for(lambda: client.status().chunks_in >= before.chunks_in + 10, what="more input blocks")
         after = client.status()
     assert after.rows_computed == before.rows_computed and after.clients == 0 and after.source_state == "running"
+
+
+def test_a_failing_source_ends_the_stream_with_an_error_and_marks_the_job_failed(tmp_path):
+    gen = Interrogator(sample_rate_hz=RATE, n_channels=16, seed=1, start_ns=T0)
+    with RecordingWriter(tmp_path, RATE, file_seconds=2.0) as w:
+        for block in gen.blocks(500, realtime=False, limit_s=4.0):
+            w.append(block.data, block.t0_ns)
+    argv = _historic(tmp_path, "--channel-min", "1", "--channel-max", "8")
+    with running_server(*argv) as (srv, target), StreamClient(target) as client:
+        for header in w.written:  # the files vanish after the job opened them
+            header.path.unlink()
+        with pytest.raises(grpc.RpcError) as failed:
+            list(client.rows())
+        assert srv.job_state() == "failed" and srv.exit_decision() == ("failed", 1)
+    assert failed.value.code() == grpc.StatusCode.INTERNAL
+    assert failed.value.details().startswith("the job failed: SourceError: "), failed.value.details()
+    assert "cannot read samples" in failed.value.details()
