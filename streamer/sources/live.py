@@ -103,7 +103,11 @@ class LiveSource:
                 continue
             channel.basic_ack(method.delivery_tag)
             yield from self._handle(props.headers, body)
-        if channel.is_open:
+        if not self._stop.is_set():  # the generator ends when the broker cancels the consumer
+            log.warning("the broker cancelled the consumer of %s (queue deleted?); retrying", self.queue)
+            self.counters.reconnects += 1
+            self.state = "reconnecting"
+        elif channel.is_open:
             channel.cancel()
 
     def blocks(self) -> Iterator[Block | Reset]:
@@ -112,14 +116,15 @@ class LiveSource:
             connection = None
             try:
                 connection = pika.BlockingConnection(self._parameters())
-                delay = BACKOFF_FIRST_S
                 yield from self._consume(connection)
             except RECOVERABLE as e:
+                if self.connected.is_set():  # it had been consuming: retry soon, then back off
+                    delay = BACKOFF_FIRST_S
                 self.connected.clear()
                 self.state = "reconnecting"
                 self.counters.reconnects += 1
-                log.warning("broker connection to %s lost (%s: %s); reconnecting in %.1f s",
-                            self.queue, type(e).__name__, e, delay)
+                log.warning("consuming %s failed (%s: %s); retrying in %.1f s", self.queue, type(e).__name__, e,
+                            delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, BACKOFF_MAX_S)
             finally:

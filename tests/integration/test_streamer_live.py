@@ -161,3 +161,23 @@ def test_live_rows_through_grpc_learn_the_rate_from_the_feed(broker):
     assert all(r.data.shape == (101, 32) for r in rows) and status.chunks_in > 0 and status.malformed == 0
     seqs = [r.seq for r in rows]
     assert seqs == list(range(seqs[0], seqs[0] + 6))
+
+
+def test_the_consumer_recovers_when_its_queue_is_deleted_and_declared_again(broker):
+    url, exchange, queue = broker
+    live = Collector(LiveSource(url, queue, 200, 300))
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        with Publisher(url, exchange=exchange, stream_uuid="s") as pub:
+            wait_for(live.source.connected.is_set, what="the consumer to connect")
+            channel = connection.channel()
+            channel.queue_delete(queue)
+            wait_for(lambda: live.source.counters.reconnects >= 2, what="the consumer to notice and retry")
+            assert live.source.state == "reconnecting"
+            declare_job_queue(channel, queue, 200, 300, expires_ms=60_000, max_length=500, exchange=exchange)
+            wait_for(live.source.connected.is_set, timeout=15, what="the consumer to come back")
+            pub.publish(_slice(0), 0, RATE)
+            wait_for(lambda: len(live.blocks()) == 1, what="a block after the queue came back")
+    finally:
+        live.stop()
+        connection.close()
