@@ -120,7 +120,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             raise UsageError(["--start-time/--end-time: both required with --from recording"])
         rec = RecordingSource(Path(v["recordings_dir"] or _recordings_dir()), round(v["start_time"] * 1e9),
                               round(v["end_time"] * 1e9), 1, v["channels"], block_seconds=0.05)
-        blocks = (b for b in paced(rec.blocks(), v["speed"]) if not hasattr(b, "reason"))
+        blocks = paced(rec.blocks(), v["speed"])
     elif v["from"] == "synthetic":
         if v["chunk_samples"] < 1 or v["sample_rate"] <= 0 or v["channels"] < 1:
             raise UsageError([f"--chunk-samples/--sample-rate/--channels={v['chunk_samples']}/{v['sample_rate']}/"

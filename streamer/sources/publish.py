@@ -12,7 +12,7 @@ import numpy as np
 import pika
 
 from streamer.blocks import CHANNEL_BLOCK_SIZE, CONTROL_ROUTING_KEY, LIVE_EXCHANGE, routing_key
-from streamer.sources import Block
+from streamer.sources import Block, Reset
 from streamer.sources.chunks import MAX_MESSAGE_BYTES, control_message, encode_chunk
 from streamer.sources.live import declare_exchange
 
@@ -65,9 +65,13 @@ class Publisher:
             self.seq += 1
         return self.seq - 1
 
-    def publish_blocks(self, blocks: Iterable[Block], first_channel: int = 1) -> None:
+    def publish_blocks(self, blocks: Iterable[Block | Reset], first_channel: int = 1) -> None:
+        """Publish every block; a Reset (a gap in a recording) starts a new stream."""
         for block in blocks:
-            self.publish(block.data, block.t0_ns, block.sample_rate_hz, first_channel)
+            if isinstance(block, Reset):
+                self.input_changed()
+            else:
+                self.publish(block.data, block.t0_ns, block.sample_rate_hz, first_channel)
 
     def input_changed(self, new_stream_uuid: str | None = None) -> None:
         """Announce new acquisition settings; the following chunks belong to a new stream."""
