@@ -125,6 +125,11 @@ class Kubelet(Controller):
             return
         for c in run.every_container:
             c.poll()
+        deadline = pod.get("spec", {}).get("activeDeadlineSeconds")
+        if (deadline is not None and not run.stopping and run.failure is None
+                and time.monotonic() - run.started >= int(deadline)):
+            run.failure = ("DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
+            self._begin_stop(pod, run)
         if deleting and not run.stopping:
             self._begin_stop(pod, run)
         if run.stopping:

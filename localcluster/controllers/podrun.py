@@ -104,6 +104,7 @@ class PodRun:
     gpu_slots: tuple[int, ...] = ()
     init_containers: list[ContainerRun] = field(default_factory=list)  # run one by one, before the rest
     start_time: str = field(default_factory=now_time)
+    started: float = field(default_factory=time.monotonic)
     stopping: bool = False
     kill_at: float | None = None  # monotonic deadline for SIGKILL once stopping
     failure: tuple[str, str] | None = None  # (reason, message) for a pod that failed as a whole

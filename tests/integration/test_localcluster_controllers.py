@@ -411,3 +411,17 @@ def test_an_image_from_an_invalid_registry_cannot_be_pulled(api):
     finally:
         api.delete_job(name)
     wait_for("its pod to go", lambda: not api.pods(name))
+
+
+def test_pod_active_deadline_fails_the_pod(api):
+    name = unique("poddl")
+    api.core.create_namespaced_pod(NS, {"metadata": {"name": name}, "spec": {
+        "restartPolicy": "Never", "activeDeadlineSeconds": 1, "containers": [
+            {"name": "main", "image": "python", "command": ["python", "-c", "import time; time.sleep(60)"]}]}})
+    try:
+        pod = wait_for("Failed", lambda: (lambda p: p if p.status.phase == "Failed" else None)(
+            api.core.read_namespaced_pod(name, NS)))
+        assert pod.status.reason == "DeadlineExceeded"
+        assert not pod_processes(pod.metadata.uid)
+    finally:
+        api.core.delete_namespaced_pod(name, NS)
