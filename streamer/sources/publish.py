@@ -23,6 +23,20 @@ def max_samples_per_message(n_channels: int = CHANNEL_BLOCK_SIZE, itemsize: int 
     return MAX_MESSAGE_BYTES // (n_channels * itemsize)
 
 
+def block_spans(first_channel: int, n_channels: int) -> list[tuple[int, int, int]]:
+    """(lo, hi, block) column spans of data whose column 0 is 1-based `first_channel` (pure).
+
+    Block boundaries fall on multiples of CHANNEL_BLOCK_SIZE in absolute 0-based columns.
+    """
+    spans, lo = [], 0
+    while lo < n_channels:
+        col = first_channel - 1 + lo
+        hi = min(n_channels, lo + CHANNEL_BLOCK_SIZE - col % CHANNEL_BLOCK_SIZE)
+        spans.append((lo, hi, col // CHANNEL_BLOCK_SIZE))
+        lo = hi
+    return spans
+
+
 class Publisher:
     """Owns one connection (pika is single-threaded: use it from one thread)."""
 
@@ -52,16 +66,12 @@ class Publisher:
         for i in range(0, data.shape[0], step):
             part = data[i : i + step]
             t0 = t0_ns + round(i * 1e9 / sample_rate_hz)
-            lo = 0
-            while lo < part.shape[1]:
-                col = first_channel - 1 + lo
-                # block boundaries fall on multiples of CHANNEL_BLOCK_SIZE in absolute columns
-                hi = min(part.shape[1], lo + CHANNEL_BLOCK_SIZE - col % CHANNEL_BLOCK_SIZE)
+            for lo, hi, block in block_spans(first_channel, part.shape[1]):
                 headers, body = encode_chunk(
-                    part[:, lo:hi], seq=self.seq, t0_ns=t0, sample_rate_hz=sample_rate_hz, channel_offset=col,
-                    stream_uuid=self.stream_uuid, dx_m=self.dx_m, gauge_length_m=self.gauge_length_m)
-                self._send(routing_key(col // CHANNEL_BLOCK_SIZE), headers, body)
-                lo = hi
+                    part[:, lo:hi], seq=self.seq, t0_ns=t0, sample_rate_hz=sample_rate_hz,
+                    channel_offset=first_channel - 1 + lo, stream_uuid=self.stream_uuid, dx_m=self.dx_m,
+                    gauge_length_m=self.gauge_length_m)
+                self._send(routing_key(block), headers, body)
             self.seq += 1
         return self.seq - 1
 

@@ -87,3 +87,11 @@ def test_headers_survive_the_amqp_table_codec():
     chunk = decode(decoded, body)
     assert (chunk.seq, chunk.t0_ns, chunk.sample_rate_hz) == (2**40, 1_795_346_300_123_456_789, 2000.0)
     assert decode(decoded | {"sample_rate_hz": "2000.5"}, body).sample_rate_hz == 2000.5
+
+
+def test_publishing_splits_data_on_absolute_channel_blocks():
+    from streamer.sources.publish import block_spans, max_samples_per_message
+
+    assert block_spans(1, 600) == [(0, 256, 0), (256, 512, 1), (512, 600, 2)]
+    assert block_spans(200, 100) == [(0, 57, 0), (57, 100, 1)]  # channels 200..256 | 257..299
+    assert max_samples_per_message() * 256 * 4 <= 1_000_000 < (max_samples_per_message() + 1) * 256 * 4
