@@ -61,24 +61,55 @@ class ApiClient:
 
     def create(self, request_body: dict, show: bool = True) -> dict:
         """Configure asynchronously and poll the job until its stream is up (progress on stderr)."""
-        _, accepted, _ = self.call("POST", "/configure", request_body, {"Prefer": "respond-async"})
-        job_id = accepted["job_id"]
+        return self.create_many([request_body], show)[0]
+
+    def create_many(self, bodies: list[dict], show: bool = True) -> list[dict]:
+        """Configure several jobs at once (async), then poll them all until each streams or fails."""
+        accepted = [self.call("POST", "/configure", body, {"Prefer": "respond-async"})[1] for body in bodies]
+        ids = [a["job_id"] for a in accepted]
         if show:
-            progress(f"job {job_id}: creating ")
-        phase, view = "Creating", {}
-        while phase not in TERMINAL_PHASES:
+            progress(f"jobs {', '.join(ids)}: creating ")
+        views: dict[str, dict] = {job_id: {"phase": "Creating"} for job_id in ids}
+        while any(v["phase"] not in TERMINAL_PHASES for v in views.values()):
             time.sleep(0.5)
-            _, view, _ = self.call("GET", f"/job/{job_id}")
-            if view["phase"] != phase and show:
-                progress(f"{view['phase']} ")
-            elif show:
+            for job_id in ids:
+                if views[job_id]["phase"] not in TERMINAL_PHASES:
+                    view = self.call("GET", f"/job/{job_id}")[1]
+                    if show and view["phase"] != views[job_id]["phase"]:
+                        progress(f"[{job_id} {view['phase']}] ")
+                    views[job_id] = view
+            if show and int(time.monotonic() * 2) % 4 == 0:
                 progress(".")
-            phase = view["phase"]
         if show:
             progress("\n")
-        if phase != "Running":
-            raise ApiCallError(409, {"message": f"job {job_id} ended {phase}: {view.get('reason')}", **view})
-        return {**accepted, **view, "status": phase}
+        failed = {j: v for j, v in views.items() if v["phase"] != "Running"}
+        if failed:
+            raise ApiCallError(409, {"message": "; ".join(f"job {j} ended {v['phase']}: {v.get('reason')}"
+                                                          for j, v in failed.items())})
+        return [{**a, **views[a["job_id"]], "status": "Running"} for a in accepted]
+
+    def delete_many(self, job_ids: list[str], show: bool = True, timeout_s: float = 300) -> None:
+        """Delete jobs at once (async cleanups), then wait until the API no longer knows them."""
+        for job_id in job_ids:
+            self.call("DELETE", f"/job/{job_id}", headers={"Prefer": "respond-async"})
+        left, deadline = set(job_ids), time.monotonic() + timeout_s
+        while left and time.monotonic() < deadline:
+            time.sleep(0.5)
+            for job_id in sorted(left):
+                try:
+                    self.call("GET", f"/job/{job_id}")
+                except ApiCallError as exc:
+                    if exc.status != 404:
+                        raise
+                    left.discard(job_id)
+                    if show:
+                        progress(f"[{job_id} deleted] ")
+            if show and int(time.monotonic() * 2) % 4 == 0:
+                progress(".")
+        if show:
+            progress("\n")
+        if left:
+            raise SpectrojobsError(f"jobs {sorted(left)} still exist after {timeout_s:.0f} s")
 
 
 def api_client(args: argparse.Namespace) -> ApiClient:

@@ -74,18 +74,17 @@ def run_demo(args: argparse.Namespace) -> int:
                     "displayTimeAxisDuration": 10, "channels": {"min": 1, "max": 128},
                     "frequencyRange": {"min": 0, "max": 500},
                     "start_time": rec["start_time"], "end_time": rec["end_time"]}
-        job = client.create(historic)
-        jobs.append(job["job_id"])
-        print(f"historic multichannel job {job['job_id']}: {job['stream_url']}:{job['stream_port']}, "
-              f"{job['frequencies_amount']} bins, lines_dt {job['lines_dt']:.3f} s, "
-              f"{job['channel_amount']} channels in {job['stream_amount']} stream(s)")
+        bodies = [historic]
         if state["components"].get("publisher"):
-            live = {**historic, "start_time": None, "end_time": None, "channels": {"min": 1, "max": 256}}
-            job = client.create(live)
-            jobs.append(job["job_id"])
-            print(f"live multichannel job {job['job_id']}: {job['stream_url']}:{job['stream_port']}")
+            bodies.append({**historic, "start_time": None, "end_time": None, "channels": {"min": 1, "max": 256}})
         else:
             print("RabbitMQ not reachable on 127.0.0.1:5672: no live job")
+        made = client.create_many(bodies)
+        jobs.extend(job["job_id"] for job in made)
+        for job, mode in zip(made, ("historic", "live"), strict=False):
+            print(f"{mode} multichannel job {job['job_id']}: {job['stream_url']}:{job['stream_port']}, "
+                  f"{job['frequencies_amount']} bins, lines_dt {job['lines_dt']:.3f} s, "
+                  f"{job['channel_amount']} channels in {job['stream_amount']} stream(s)")
 
         step(f"4/7 streaming {args.seconds:g} s from each job into waterfall PNGs")
         out = p.home / "demo"
@@ -95,10 +94,8 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"job {job_id}: {summary['rows']} rows, {summary.get('rows_per_s')} rows/s -> "
                   f"{summary.get('png', 'no rows received')}")
     finally:
-        step("5/7 deleting the jobs")
-        for job_id in jobs:
-            answer = client.call("DELETE", f"/job/{job_id}")[1]
-            print(f"job {job_id}: {answer['status']} (run {answer['run_id']})")
+        step("5/7 deleting the jobs (DELETE /job/<id>, cleanup.yml)")
+        client.delete_many(jobs)
 
     step("6/7 checking that nothing is left")
     namespace = "spectrojobs"
