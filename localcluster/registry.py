@@ -7,6 +7,7 @@ commit. The HTTP layer and the controllers share these methods, so both see the 
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -40,6 +41,7 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
+log = logging.getLogger("localcluster.registry")
 
 
 def resource_type(resource: str) -> ResourceType:
@@ -315,6 +317,14 @@ class Registry:
                 self.store.put("pods", new, old)
 
     def record_event(self, involved: Obj, event_type: str, reason: str, message: str, component: str) -> None:
+        """Best effort, like the real event recorder: a rejected event (e.g. into a terminating
+        namespace) is logged and dropped, never raised into the controller."""
+        try:
+            self._record_event(involved, event_type, reason, message, component)
+        except errors.ApiError as e:
+            log.debug("event %s/%s about %s dropped: %s", event_type, reason, meta(involved).get("name"), e.message)
+
+    def _record_event(self, involved: Obj, event_type: str, reason: str, message: str, component: str) -> None:
         imeta = meta(involved)
         ns = imeta.get("namespace") or "default"
         key = (ns, imeta.get("uid") or imeta.get("name", ""), reason, message, event_type)

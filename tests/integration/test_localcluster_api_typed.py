@@ -378,3 +378,32 @@ def test_binding_logs_and_delete_collection(k8s_api):
                                                   "spec": {"holderIdentity": "x"}})
     coordination.delete_collection_namespaced_lease(NS, label_selector=f"b={batch_tag}")
     assert coordination.list_namespaced_lease(NS, label_selector=f"b={batch_tag}").items == []
+
+
+def test_namespace_deletion_cascades_through_running_pods(k8s_api):
+    core = client.CoreV1Api(k8s_api)
+    batch = client.BatchV1Api(k8s_api)
+    ns = unique("nsdel")
+    core.create_namespace({"metadata": {"name": ns}})
+    batch.create_namespaced_job(ns, {"metadata": {"name": "j"}, "spec": {"template": {"spec": {
+        "restartPolicy": "Never", "terminationGracePeriodSeconds": 2,
+        "containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "300"]}]}}}})
+    core.create_namespaced_service(ns, {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}})
+    deadline = time.monotonic() + 30
+    while not [p for p in core.list_namespaced_pod(ns).items if p.status.phase == "Running"]:
+        assert time.monotonic() < deadline, "the job's pod did not start"
+        time.sleep(0.2)
+    terminating = core.delete_namespace(ns)
+    assert terminating["status"]["phase"] == "Terminating"
+    with pytest.raises(ApiException) as closed:
+        core.create_namespaced_service(ns, {"metadata": {"name": "late"}, "spec": {"ports": [{"port": 80}]}})
+    assert closed.value.status == 403
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            core.read_namespace(ns)
+        except ApiException as e:
+            assert e.status == 404
+            break
+        assert time.monotonic() < deadline, f"namespace still there: {core.list_namespaced_pod(ns).items}"
+        time.sleep(0.2)

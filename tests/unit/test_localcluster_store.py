@@ -224,3 +224,13 @@ def test_snapshot_round_trip_keeps_objects_and_revision(tmp_path):
         revived.create("services", {"metadata": {"name": "t", "namespace": NS},
                                     "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]}})
     assert taken.value.code == 422 and "provided port is already allocated" in taken.value.message
+
+
+def test_events_into_a_terminating_namespace_are_dropped_not_raised():
+    registry = make_registry()
+    registry.create("namespaces", {"metadata": {"name": "closing"}})
+    involved = registry.create("pods", {**pod("a"), "metadata": {"name": "a", "namespace": "closing"},
+                                        "spec": {**pod("a")["spec"], "nodeName": "n1"}})
+    registry.delete_object("namespaces", None, "closing", DeleteOptions())
+    registry.record_event(involved, "Normal", "Killing", "Stopping container c", "kubelet")
+    assert registry.list("events", "closing") == []
