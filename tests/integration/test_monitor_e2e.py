@@ -13,21 +13,25 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
+import yaml
 from kubernetes import client
 
 from glue import labels
 from glue.history import open_history
 from glue.monitor.idle import get_status
 from tests.integration.test_monitor_support import (
+    FIXTURE_PATH,
     PY,
     REPO,
     EventTap,
     Objects,
     declare_queue,
+    key_paths,
     monitor_cmd,
     monitor_env,
     new_job_id,
     queue_exists,
+    raw_json,
     run_once,
     stop,
     wait_for,
@@ -90,6 +94,20 @@ def pod_phase(objs: Objects, job_id: str) -> str:
     return pods[0].status.phase if pods else ""
 
 
+def assert_fixture_shapes_are_served(objs: Objects, job_id: str) -> None:
+    """The unit tests' fixtures still have the status shapes the cluster serves (no drift)."""
+    fix = yaml.safe_load(FIXTURE_PATH.read_text())
+    served = {
+        "job_running": raw_json(objs.batch.read_namespaced_job, labels.job_name(job_id), objs.ns),
+        "pod_running": raw_json(objs.core.list_namespaced_pod, objs.ns,
+                            label_selector=f"{labels.LABEL_JOB_ID}={job_id}")["items"][0],
+        "lease": raw_json(objs.coord.read_namespaced_lease, labels.lease_name(int(job_id.split("-")[0])), objs.ns),
+    }
+    for name, obj in served.items():
+        wanted = {p for p in key_paths(fix[name]) if p.startswith(("/status", "/spec/holderIdentity"))}
+        assert wanted <= key_paths(obj), (name, wanted - key_paths(obj))
+
+
 def test_every_reason_end_to_end(k8s_api, ns, amqp, history_url) -> None:
     objs = Objects(k8s_api, ns)
     reasons = ["Failed:ExitCode1", "Completed", "PendingTimeout:Unschedulable", "DeadlineExceeded",
@@ -120,6 +138,7 @@ def test_every_reason_end_to_end(k8s_api, ns, amqp, history_url) -> None:
     for reason in ("Idle", "ClientGone"):
         target = node_port(objs, ids[reason])
         wait_for(f"GetStatus of the {reason} streamer", lambda t=target: get_status(t), timeout=60)
+    assert_fixture_shapes_are_served(objs, ids["Idle"])
     read_one_row(node_port(objs, ids["ClientGone"]))
     wait_for("the lost job's pod", lambda: pod_phase(objs, ids["Lost"]) == "Running")
     time.sleep(2.0)  # the idle window (2 s) of both streamers passes without a client
@@ -135,7 +154,7 @@ def test_every_reason_end_to_end(k8s_api, ns, amqp, history_url) -> None:
         for reason, job_id in ids.items():
             wait_for(f"nothing left of {reason} job {job_id}", lambda j=job_id: not objs.left(j), timeout=60)
         assert not queue_exists(amqp, labels.queue_name(orphan))
-        published = tap.drain()
+        published = tap.drain(ns)
         assert sorted(body["job_id"] for _key, body in published) == sorted(ids.values())
         assert ("job.Failed.ExitCode1", ids["Failed:ExitCode1"]) in [(k, b["job_id"]) for k, b in published]
         [event] = objs.events_about(labels.job_name(ids["Failed:ExitCode1"]))
@@ -168,7 +187,7 @@ def test_dry_run_changes_nothing(k8s_api, ns, amqp, history_url) -> None:
         assert report == {"dry_run": True, "cleaned": [], "decisions": sorted(
             [{"job_id": failed, "reason": "Failed:ExitCode2", "uid": objs.job_uid(failed)},
              {"job_id": orphan, "reason": "Orphan", "uid": None}], key=lambda d: d["job_id"])}
-        assert tap.drain() == []
+        assert tap.drain(ns) == []
     finally:
         tap.close()
     assert {j: objs.left(j) for j in (failed, orphan)} == before

@@ -59,7 +59,8 @@ def test_cpu_millicores(quantity: str, mcpu: float) -> None:
 
 def test_cpu_samples_are_spaced_and_bounded() -> None:
     pods, pm = (FIX["pod_running"],), (FIX["podmetrics"],)
-    assert pod_cpu(FIX["podmetrics"]) == pytest.approx(2.082398)
+    usage = FIX["podmetrics"]["containers"][0]["usage"]["cpu"]
+    assert pod_cpu(FIX["podmetrics"]) == pytest.approx(cpu_millicores(usage))
     history: dict = {}
     for t in (0.0, 4.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0):
         history = add_cpu_samples(history, pm, pods, t, spacing=10.0, keep=5)
@@ -68,10 +69,11 @@ def test_cpu_samples_are_spaced_and_bounded() -> None:
 
 
 def test_stream_targets_use_the_node_port() -> None:
+    port = FIX["service"]["spec"]["ports"][0]["nodePort"]
     targets = stream_targets((FIX["job_running"],), (FIX["pod_running"],), (FIX["service"],))
-    assert targets == {"3-12345": "127.0.0.1:31904"}
+    assert targets == {"3-12345": f"{FIX['pod_running']['status']['hostIP']}:{port}"}
     assert stream_targets((FIX["job_running"],), (FIX["pod_running"],), (FIX["service"],), "node-a") == {
-        "3-12345": "node-a:31904"}
+        "3-12345": f"node-a:{port}"}
     assert stream_targets((FIX["job_running"],), (), (FIX["service"],)) == {}
 
 
