@@ -69,13 +69,15 @@ def short_time_fft(params: ViewParams) -> tuple[ShortTimeFFT, int]:
     """The ShortTimeFFT of the view, and the sample where its first full frame starts."""
     sft = ShortTimeFFT(hann(params.nfft, sym=False), hop=params.hop, fs=params.sample_rate_hz,
                        fft_mode="onesided", scale_to="magnitude")
-    return sft, sft.lower_border_end[1] * params.hop - params.nfft // 2
+    first = -(-(params.nfft // 2) // params.hop)  # ShortTimeFFT frame p starts at p*hop - nfft/2
+    return sft, first * params.hop - params.nfft // 2
 
 
 def run_short_time_fft(params: ViewParams, x: np.ndarray) -> np.ndarray:
     """ShortTimeFFT's full frames of x, cropped, pooled and in dB: the pipeline's rows of x[skip:]."""
-    sft, _ = short_time_fft(params)
-    first, last = sft.lower_border_end[1], sft.upper_border_begin(len(x))[1]
+    sft, skip = short_time_fft(params)
+    first = (skip + params.nfft // 2) // params.hop
+    last = (len(x) - params.nfft + params.nfft // 2) // params.hop + 1
     starts, scale = params.pool_edges[:-1], 1.0 / np.diff(params.pool_edges)
     out = []
     for c in range(0, x.shape[1], BLOCK_CHANNELS):
