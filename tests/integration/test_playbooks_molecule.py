@@ -30,3 +30,10 @@ def test_molecule_default_create_idempotence_verify_cleanup(cluster):
     done = molecule("default", cluster.kubeconfig)
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
     assert "idempotence: Executed: Successful" in done.stdout + done.stderr
+
+
+def test_molecule_reap_cleans_failed_finished_and_orphaned_and_dry_run_changes_nothing(cluster):
+    require_rabbitmq()
+    done = molecule("reap", cluster.kubeconfig)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    assert "verify: Executed: Successful" in done.stdout + done.stderr
