@@ -102,8 +102,11 @@ def test_gaps_duplicates_malformed_and_input_changes(broker):
 
 def _connections_named(name: str) -> list[str]:
     """Erlang pids (as close_connection takes them) of the broker's connections called `name`."""
-    out = subprocess.run(["rabbitmqctl", "-q", "list_connections", "--no-table-headers", "pid", "client_properties"],
-                         capture_output=True, text=True, timeout=30, check=True).stdout
+    run = subprocess.run(["rabbitmqctl", "-q", "list_connections", "--no-table-headers", "pid", "client_properties"],
+                         capture_output=True, text=True, timeout=30, check=False)
+    if run.returncode != 0:
+        missing("rabbitmqctl", f"cannot list connections (exit {run.returncode}): {run.stderr.strip()[:200]}")
+    out = run.stdout
     return [line.split("\t", 1)[0] for line in out.splitlines() if f'"{name}"' in line]
 
 
