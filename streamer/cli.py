@@ -1,4 +1,4 @@
-"""The `streamer` command: serve, record, publish, watch, export, bench.
+"""The `streamer` command: serve, record, publish, watch, status, export, bench.
 
 Exit codes: 0 success, 1 runtime failure (source, broker, files), 2 bad input (every problem is
 printed on its own line naming the flag, its environment variable, the value and the rule).
@@ -202,6 +202,32 @@ def _watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """GetStatus + health as JSON; with --wait-serving, wait until health is SERVING (readiness)."""
+    import grpc
+
+    from streamer.client import StreamClient
+
+    deadline = time.monotonic() + args.wait_serving
+    with StreamClient(args.target, timeout_s=5) as client:
+        while True:
+            try:
+                health = client.health("")
+                if health == "SERVING" or time.monotonic() >= deadline:
+                    break
+            except grpc.RpcError as e:
+                if time.monotonic() >= deadline:
+                    raise StreamerError(f"{args.target}: {e.code().name}: {e.details()}") from e
+            time.sleep(0.5)
+        try:
+            reply = client.status()
+            status = {f.name: getattr(reply, f.name) for f in reply.DESCRIPTOR.fields}
+        except grpc.RpcError as e:
+            raise StreamerError(f"{args.target}: {e.code().name}: {e.details()}") from e
+    print(json.dumps({"health": health, **status}))
+    return 0 if health == "SERVING" or not args.wait_serving else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from streamer.benchmark import run_fanout_bench
 
@@ -236,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON summary only")
     p.add_argument("--wait", type=float, default=30, help="seconds to wait for the stream to be ready (30)")
     p.set_defaults(func=cmd_watch)
+    p = sub.add_parser("status", help="a streamer's health and GetStatus as JSON")
+    p.add_argument("target", metavar="HOST:PORT")
+    p.add_argument("--wait-serving", type=float, default=0,
+                   help="wait up to S seconds for health SERVING; exit 1 if it never comes")
+    p.set_defaults(func=cmd_status)
     p = sub.add_parser("bench", help="gRPC fan-out benchmark on loopback")
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--seconds", type=float, default=5)

@@ -52,13 +52,18 @@ def recordings(tmp_path_factory):
     return root
 
 
-def test_serve_exits_0_after_the_idle_window_without_clients():
+def test_serve_is_ready_then_exits_0_after_the_idle_window_without_clients():
     began = time.monotonic()
-    proc, _ = _start("--source", "synthetic", "--channels", "64", "--channel-min", "1", "--channel-max", "64",
-                     *VIEW, "--display-duration", "5", "--display-height", "100", "--idle-timeout", "1.5")
+    proc, target = _start("--source", "synthetic", "--channels", "64", "--channel-min", "1", "--channel-max", "64",
+                          *VIEW, "--display-duration", "5", "--display-height", "100", "--idle-timeout", "5")
+    status = subprocess.run(_streamer("status", target, "--wait-serving", "20"), capture_output=True, text=True,
+                            timeout=30)
     code, err = _finish(proc, 30)
+    assert status.returncode == 0, status.stderr
+    reply = json.loads(status.stdout)
+    assert reply["health"] == "SERVING" and reply["clients"] == 0 and reply["source_state"] == "running"
     assert code == 0, err
-    assert "exiting (idle)" in err and time.monotonic() - began >= 1.5
+    assert "exiting (idle)" in err and time.monotonic() - began >= 5
 
 
 def test_record_serve_watch_png_then_serve_exits_0_when_the_range_is_done(recordings, tmp_path):
