@@ -96,8 +96,11 @@ def test_single_channel_allows_large_nfft_but_not_beyond_65536(tmp_path):
     assert "nfftSelection" in fields_of(body(nfftSelection=131072, **one), tmp_path)
 
 
-def test_waterfall_refuses_nfft_other_than_1_and_a_frequency_range(tmp_path):
+def test_waterfall_takes_nfft_1_and_no_frequency_range(tmp_path):
     waterfall = {"view_type": 2, "nfftSelection": 1, "frequencyRange": None, "displayTimeAxisDuration": None}
+    request = parse_configure(body(**waterfall), tmp_path, LIVE)
+    assert request.response_fields()["frequencies_amount"] == 0
+    assert request.extravars()["freq_min"] is None and request.extravars()["display_time_axis_duration"] is None
     wrong = fields_of(body(**{**waterfall, "nfftSelection": 2, "frequencyRange": {"min": 0, "max": 10}}),
                       tmp_path)
     assert {"nfftSelection", "frequencyRange.min", "frequencyRange.max"} <= wrong
@@ -106,12 +109,12 @@ def test_waterfall_refuses_nfft_other_than_1_and_a_frequency_range(tmp_path):
 def test_frequency_above_the_sources_nyquist_is_refused(tmp_path):
     rules = errors_of(body(frequencyRange={"min": 0, "max": 900}), tmp_path, {"prr": 1000.0,
                                                                               "number_of_channels": 512})
-    assert "Nyquist" in rules[("frequencyRange.max", "900.0")]
+    assert "Nyquist" in " ".join(rule for (field, _), rule in rules.items() if field == "frequencyRange.max")
 
 
 def test_a_live_fibre_without_pulse_rate_is_refused_clearly(tmp_path):
     rules = errors_of(body(), tmp_path, {"prr": 0, "number_of_channels": 512})
-    assert "waiting for fibre" in rules[("sample_rate_hz", "0.0")]
+    assert "waiting for fibre" in " ".join(rule for (field, _), rule in rules.items() if field == "sample_rate_hz")
 
 
 def test_every_offending_field_is_listed_at_once(tmp_path):
@@ -139,7 +142,7 @@ def test_historic_request_reads_the_recordings_rate_and_channels(recording):
 
 def test_historic_range_without_recordings_is_refused_with_the_other_faults(recording):
     rules = errors_of(body(start_time=T0 + 3600, end_time=T0 + 3700, nfftSelection=3), recording)
-    assert "no recording covers" in rules[("start_time", repr(T0 + 3600.0))]
+    assert "no recording covers" in " ".join(rule for (field, _), rule in rules.items() if field == "start_time")
     assert ("nfftSelection", "3") in rules
 
 
