@@ -141,15 +141,17 @@ def test_every_reason_end_to_end(k8s_api, ns, amqp, history_url) -> None:
     assert_fixture_shapes_are_served(objs, ids["Idle"])
     read_one_row(node_port(objs, ids["ClientGone"]))
     wait_for("the lost job's pod", lambda: pod_phase(objs, ids["Lost"]) == "Running")
-    time.sleep(2.0)  # the idle window (2 s) of both streamers passes without a client
+    time.sleep(1.0)  # both streamers idle for >= 1 s: inside the warning time of pass 1
+    idle = {"Idle": ids.pop("Idle"), "ClientGone": ids.pop("ClientGone")}
 
     tap = EventTap(amqp)
     try:
-        env = monitor_env(ns, history_url, amqp, **FAST)
+        # pass 1, idle window 60 s with a 59 s warning: the idle streamers are warned, the rest cleaned
+        env = monitor_env(ns, history_url, amqp, **{**FAST, "SPECTROJOBS_MONITOR_IDLE_WINDOW": "60",
+                                                    "SPECTROJOBS_MONITOR_WARN_BEFORE": "59"})
         report = run_once(env)
         assert report["dry_run"] is False
-        decided = {d["job_id"]: d["reason"] for d in report["decisions"]}
-        assert decided == {job_id: reason for reason, job_id in ids.items()}
+        assert {d["job_id"]: d["reason"] for d in report["decisions"]} == {j: r for r, j in ids.items()}
         assert sorted(report["cleaned"]) == sorted(ids.values())
         for reason, job_id in ids.items():
             wait_for(f"nothing left of {reason} job {job_id}", lambda j=job_id: not objs.left(j), timeout=60)
@@ -159,18 +161,28 @@ def test_every_reason_end_to_end(k8s_api, ns, amqp, history_url) -> None:
         assert ("job.Failed.ExitCode1", ids["Failed:ExitCode1"]) in [(k, b["job_id"]) for k, b in published]
         [event] = objs.events_about(labels.job_name(ids["Failed:ExitCode1"]))
         assert (event.reason, event.type) == ("Failed:ExitCode1", "Warning")
+        for reason, job_id in idle.items():
+            [warning] = objs.events_about(labels.job_name(job_id))
+            assert (warning.reason, warning.type) == (f"{reason}Soon", "Warning")
+            assert objs.left(job_id)
 
-        # second pass: the queue-only orphan has now been seen without a consumer for the grace
-        time.sleep(1.0)
-        report = run_once(env)
-        assert report["decisions"] == [{"job_id": queue_only, "reason": "Orphan", "uid": None}]
+        # pass 2, idle window 2 s: the idle streamers go; the queue-only orphan has now been seen
+        # without a consumer for the grace (the sighting is kept in the history between runs)
+        report = run_once(monitor_env(ns, history_url, amqp, **FAST))
+        assert sorted((d["job_id"], d["reason"]) for d in report["decisions"]) == sorted(
+            [(queue_only, "Orphan"), *((j, r) for r, j in idle.items())])
         assert not queue_exists(amqp, labels.queue_name(queue_only))
+        for job_id in idle.values():
+            wait_for(f"nothing left of idle job {job_id}", lambda j=job_id: not objs.left(j), timeout=60)
     finally:
         tap.close()
     with open_history(history_url) as history:
         for reason, job_id in ids.items():
             assert [(e["what"], e["reason"]) for e in history.events(job_id)] == [
                 ("decided", reason), ("cleaned", reason)]
+        for reason, job_id in idle.items():
+            assert [(e["what"], e["reason"]) for e in history.events(job_id)] == [
+                ("warned", reason), ("decided", reason), ("cleaned", reason)]
 
 
 def test_dry_run_changes_nothing(k8s_api, ns, amqp, history_url) -> None:

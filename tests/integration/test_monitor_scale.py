@@ -93,7 +93,7 @@ def kill_tree(pid: int) -> None:
 
 def test_killed_mid_pass_then_restarted_leaks_nothing_and_records_once(k8s_api, ns, amqp, tmp_path) -> None:
     objs = Objects(k8s_api, ns)
-    ids = stuck_ids(20)
+    ids = stuck_ids(10)
     create_stuck(objs, ids)
     time.sleep(1.0)
     history_url = f"sqlite:///{tmp_path}/history.sqlite3"
