@@ -42,6 +42,7 @@ from localcluster.timefmt import now_time
 log = logging.getLogger(__name__)
 COMPONENT = "kubelet"
 ABANDON_GRACE_SECONDS = 2.0
+HOST_IP = "127.0.0.1"
 LOST = {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown",
                        "message": "The container could not be located when the pod was terminated"}}
 
@@ -193,7 +194,7 @@ class Kubelet(Controller):
         uid = meta["uid"]
         requests = pod_requests(pod)
         try:
-            pod_ip = self._ips.allocate()
+            pod_ip = HOST_IP if spec.get("hostNetwork") else self._ips.allocate()
         except PodIPExhausted as e:
             self.api.record_event(pod, "Warning", "FailedCreatePodSandBox", str(e), COMPONENT)
             return
@@ -207,7 +208,8 @@ class Kubelet(Controller):
 
         def runs(key: str) -> list[ContainerRun]:
             return [ContainerRun(c["name"], c.get("image", ""),
-                                 self.log_path(meta["namespace"], meta["name"], c["name"]), uid)
+                                 self.log_path(meta["namespace"], meta["name"], c["name"]), uid,
+                                 logs_on_error=c.get("terminationMessagePolicy") == "FallbackToLogsOnError")
                     for c in spec.get(key) or []]
 
         containers = runs("containers")
@@ -248,7 +250,7 @@ class Kubelet(Controller):
                                       COMPONENT)
             self.api.record_event(pod, "Warning", "Failed", f"Error: {pull_error[0]}", COMPONENT)
             return
-        ctx = PodContext(pod, run.pod_ip, "127.0.0.1", self.config.api_host, self.config.api_port,
+        ctx = PodContext(pod, run.pod_ip, HOST_IP, self.config.api_host, self.config.api_port,
                          self._visible_devices(run), self._python_dir, _base_env())
         try:
             dirs = volume_dirs(pod, self.config.state_dir, run.pod_dir)
@@ -287,7 +289,7 @@ class Kubelet(Controller):
         else:
             phase = pod_phase(run.restart_policy, run.states(), run.stopping)
         status = {
-            **old, "phase": phase, "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
+            **old, "phase": phase, "hostIP": HOST_IP, "hostIPs": [{"ip": HOST_IP}],
             "podIP": run.pod_ip, "podIPs": [{"ip": run.pod_ip}], "startTime": old.get("startTime") or run.start_time,
             "containerStatuses": statuses,
             "conditions": pod_conditions(phase, statuses, True, old.get("conditions") or [], now_time(), pending),

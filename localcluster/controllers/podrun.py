@@ -17,6 +17,18 @@ from localcluster.timefmt import now_time
 Obj = dict[str, Any]
 
 
+def log_tail_message(path: Path, max_lines: int = 80, max_bytes: int = 2048) -> str:
+    """The termination message of FallbackToLogsOnError: the log's last 80 lines, at most 2 KiB."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 64 * 1024))
+            data = f.read()
+    except OSError:
+        return ""
+    lines = data.decode("utf-8", errors="replace").splitlines(keepends=True)[-max_lines:]
+    return "".join(lines)[-max_bytes:]
+
+
 @dataclass(eq=False)
 class ContainerRun:
     name: str
@@ -29,6 +41,7 @@ class ContainerRun:
     state: Obj = field(default_factory=lambda: {"waiting": {"reason": "ContainerCreating"}})
     last_state: Obj = field(default_factory=dict)
     restart_at: float | None = None  # monotonic time of the next start after a back-off
+    logs_on_error: bool = False  # terminationMessagePolicy FallbackToLogsOnError
 
     @property
     def container_id(self) -> str:
@@ -70,6 +83,10 @@ class ContainerRun:
         self.state = {"terminated": {
             "exitCode": code, "reason": terminated_reason(code), "startedAt": self.started_at,
             "finishedAt": now_time(), "containerID": self.container_id}}
+        if code and self.logs_on_error:
+            message = log_tail_message(self.log_path)
+            if message:
+                self.state["terminated"]["message"] = message
         return True
 
     def schedule_restart(self, backoff_seconds: float, pod_label: str) -> None:

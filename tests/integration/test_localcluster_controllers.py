@@ -91,6 +91,13 @@ def pod_processes(uid: str) -> list[psutil.Process]:
     return found
 
 
+def alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def test_job_runs_to_completion_then_ttl_deletes_it(api, cluster):
     name = unique("ok")
     body = job_body(name, ["python", "-c", "import os, time; print('pod ip', os.environ['POD_IP']); time.sleep(1); print('done')"],
@@ -153,8 +160,7 @@ def test_background_delete_kills_the_process_and_collects_the_owned_service(api)
     pod = api.running_pod(name)
     procs = wait_for("the pod's process", lambda: pod_processes(pod.metadata.uid))
     api.delete_job(name, "Background")
-    wait_for("the process to be killed", lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-                                                         for p in procs))
+    wait_for("the process to be killed", lambda: not any(map(alive, procs)))
     wait_for("the pod to go", lambda: not api.pods(name))
     wait_for("the owned service to be collected", lambda: not [
         s for s in api.core.list_namespaced_service(NS).items if s.metadata.name == name])
@@ -170,7 +176,7 @@ def test_orphan_delete_leaves_the_pod_running(api):
         (p for p in api.pods(name) if not p.metadata.owner_references and not p.metadata.finalizers), None))
     assert orphan.status.phase == "Running"
     procs = pod_processes(pod.metadata.uid)
-    assert procs and all(p.is_running() for p in procs)
+    assert procs and all(map(alive, procs))
     api.core.delete_namespaced_pod(pod.metadata.name, NS, grace_period_seconds=1)
     wait_for("the orphan pod to go", lambda: not api.pods(name))
     assert not pod_processes(pod.metadata.uid)
@@ -178,7 +184,9 @@ def test_orphan_delete_leaves_the_pod_running(api):
 
 def test_failing_command_with_backoff_limit_zero_fails_the_job(api):
     name = unique("fail")
-    api.batch.create_namespaced_job(NS, job_body(name, ["python", "-c", "raise SystemExit(3)"]))
+    api.batch.create_namespaced_job(NS, job_body(
+        name, ["python", "-c", "import sys; print('boom', file=sys.stderr); raise SystemExit(3)"],
+        container={"terminationMessagePolicy": "FallbackToLogsOnError"}))
     failed = wait_for("Failed", lambda: api.condition(name, "Failed"))
     assert failed.reason == "BackoffLimitExceeded"
     assert failed.message == "Job has reached the specified backoff limit"
@@ -188,6 +196,7 @@ def test_failing_command_with_backoff_limit_zero_fails_the_job(api):
     pod = api.pods(name)[0]
     terminated = pod.status.container_statuses[0].state.terminated
     assert pod.status.phase == "Failed" and terminated.exit_code == 3 and terminated.reason == "Error"
+    assert terminated.message == "boom\n"
     api.delete_job(name)
     wait_for("its pod to go", lambda: not api.pods(name))
 
@@ -376,8 +385,7 @@ def test_force_deleted_pod_loses_its_process(api):
         api.core.read_namespaced_pod(name, NS)))
     procs = wait_for("the pod's process", lambda: pod_processes(pod.metadata.uid))
     api.core.delete_namespaced_pod(name, NS, grace_period_seconds=0)
-    wait_for("the process to be killed", lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-                                                         for p in procs))
+    wait_for("the process to be killed", lambda: not any(map(alive, procs)))
 
 
 def test_foreground_delete_waits_for_the_pods(api):

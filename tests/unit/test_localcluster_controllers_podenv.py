@@ -237,3 +237,14 @@ def test_image_pull_errors_are_the_invalid_domain_hook_and_bad_references():
     assert reason == "ErrImagePull" and "no such host" in message and "registry.invalid" in message
     reason, message = image_pull_error("Bad Image")
     assert reason == "InvalidImageName" and "invalid reference format" in message
+
+
+def test_fallback_to_logs_on_error_message(tmp_path: Path):
+    from localcluster.controllers.podrun import log_tail_message
+
+    log = tmp_path / "c.log"
+    log.write_text("".join(f"line {i}\n" for i in range(100)))
+    message = log_tail_message(log)
+    assert message.startswith("line 20\n") and message.endswith("line 99\n")
+    assert len(log_tail_message(log, max_bytes=10)) == 10
+    assert log_tail_message(tmp_path / "missing.log") == ""
