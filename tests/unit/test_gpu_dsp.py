@@ -8,6 +8,7 @@ import pytest
 from streamer.dsp.params import validate_view
 from streamer.dsp.stft import StreamingSpectrogram
 from streamer.dsp.xp import gpu_available
+from tests.unit.test_dsp_stft import assert_power_close
 
 pytestmark = [
     pytest.mark.gpu,
@@ -38,5 +39,5 @@ def test_cupy_rows_equal_numpy_rows(name):
     cpu, cpu_t = stream(params, "numpy", x, 20000)
     gpu, gpu_t = stream(params, "cupy", x, 777)
     assert gpu.shape == cpu.shape and len(cpu) > 0
-    np.testing.assert_allclose(gpu, cpu, atol=2e-3)
+    assert_power_close(gpu, cpu)
     np.testing.assert_array_equal(gpu_t, cpu_t)
