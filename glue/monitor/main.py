@@ -106,9 +106,7 @@ def run_forever(cfg: MonitorConfig) -> int:
         api_client = stack.enter_context(load_api_client())
         reconciler = build(cfg, stack, metrics, api_client)
         if cfg.metrics_port:
-            server, _thread = metrics.serve(cfg.metrics_port, cfg.metrics_addr)
-            stack.callback(server.shutdown)
-            logger.info("metrics on http://%s:%d/metrics", cfg.metrics_addr, cfg.metrics_port)
+            serve_metrics(metrics, cfg, stack)
         if cfg.watch:
             watcher = Watcher(stack.enter_context(load_api_client()), cfg.namespace, wake, metrics)
             watcher.start()
@@ -125,6 +123,18 @@ def run_forever(cfg: MonitorConfig) -> int:
                 time.sleep(0.1)  # let a burst of watch events settle into one pass
     logger.info("monitor stopped")
     return 0
+
+
+def serve_metrics(metrics: MonitorMetrics, cfg: MonitorConfig, stack: ExitStack) -> None:
+    """The metrics endpoint; a busy port costs the metrics, not the cleanups (logged as an error)."""
+    try:
+        server, _thread = metrics.serve(cfg.metrics_port, cfg.metrics_addr)
+    except OSError as exc:
+        logger.error("no metrics endpoint on %s:%d: %s", cfg.metrics_addr, cfg.metrics_port, exc)
+        return
+    stack.callback(server.server_close)
+    stack.callback(server.shutdown)
+    logger.info("metrics on http://%s:%d/metrics", cfg.metrics_addr, cfg.metrics_port)
 
 
 def main(cfg: MonitorConfig, once: bool = False, as_json: bool = False) -> int:
