@@ -87,6 +87,14 @@ def test_kubernetes_core_modules_behave_as_against_a_real_cluster(run_tasks, k8s
             "wait_sleep": 1, "wait_timeout": 60}},
         {"name": "delete leases by label", K8S: {
             "state": "absent", "kind": "Lease", "namespace": NS, "label_selectors": [f"suite=ans-{tag}"]}},
+        {"name": "namespace with leases", K8S: {"state": "present", "definition": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"all-{tag}"}},
+            {**lease("x1", {}), "metadata": {"name": "x1", "namespace": f"all-{tag}"}},
+            {**lease("x2", {}), "metadata": {"name": "x2", "namespace": f"all-{tag}"}}]}},
+        {"name": "delete all leases", K8S: {"state": "absent", "kind": "Lease", "namespace": f"all-{tag}",
+                                            "delete_all": True}},
+        {"name": "delete namespace", K8S: {"state": "absent", "kind": "Namespace", "name": f"all-{tag}",
+                                           "wait": True, "wait_sleep": 1}},
         {"name": "delete service", K8S: {"state": "absent", "definition": svc, "wait": True, "wait_sleep": 1}},
         {"name": "delete service again", K8S: {"state": "absent", "definition": svc}},
     ]
@@ -132,6 +140,9 @@ def test_kubernetes_core_modules_behave_as_against_a_real_cluster(run_tasks, k8s
     assert result("delete job foreground and wait")["res"]["changed"] is True
     assert result("delete idle job default policy and wait")["res"]["changed"] is True
     assert result("delete leases by label")["res"]["changed"] is True
+    assert result("namespace with leases")["res"]["changed"] is True
+    assert result("delete all leases")["res"]["changed"] is True
+    assert result("delete namespace")["res"]["changed"] is True
     assert result("delete service")["res"]["changed"] is True
     assert result("delete service again")["res"]["changed"] is False
 

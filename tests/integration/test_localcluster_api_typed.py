@@ -7,7 +7,7 @@ import http.client
 import json
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -407,3 +407,26 @@ def test_namespace_deletion_cascades_through_running_pods(k8s_api):
             break
         assert time.monotonic() < deadline, f"namespace still there: {core.list_namespaced_pod(ns).items}"
         time.sleep(0.2)
+
+
+def test_the_python_lease_lock_of_leader_election(k8s_api):
+    from kubernetes.leaderelection.leaderelectionrecord import LeaderElectionRecord
+    from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
+
+    name = unique("lock")
+    locks = []
+    for identity in ("a", "b"):
+        lock = LeaseLock(name, NS, identity)
+        lock.api_instance = client.CoordinationV1Api(k8s_api)
+        locks.append(lock)
+    first, second = locks
+    now = str(datetime.now().replace(microsecond=0))  # no fraction: the MicroTime edge of §6
+    assert first.create(name, NS, LeaderElectionRecord("a", "15", now, now)) is True
+    assert second.create(name, NS, LeaderElectionRecord("b", "15", now, now)) is False  # 409 → lost
+    found, record = second.get(name, NS)
+    assert found and record.holder_identity == "a" and record.lease_duration == "15"
+    later = str(datetime.now().replace(microsecond=0) + timedelta(seconds=5))
+    assert first.update(name, NS, LeaderElectionRecord("a", "15", now, later)) is True  # renew
+    assert second.update(name, NS, LeaderElectionRecord("b", "15", now, now)) is False  # stale → 409
+    found, record = first.get(name, NS)
+    assert record.holder_identity == "a"
