@@ -101,11 +101,14 @@ def decide(snap: Snapshot, now: float, cfg: MonitorConfig) -> list[Decision]:
 
 
 def decide_job(job: Any, ctx: _Ctx) -> Decision | None:
+    """The first cleanup in rule order; else the first warning."""
+    warning = None
     for rule in (cancel_rule, finished_rule, pending_rule, lost_rule, max_age_rule, idle_rule):
         decision = rule(job, ctx)
-        if decision:
+        if decision and decision.action == "cleanup":
             return decision
-    return None
+        warning = warning or decision
+    return warning
 
 
 def _job_decision(job: Any, reason: str, detail: str, action: str = "cleanup") -> Decision:

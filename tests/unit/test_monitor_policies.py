@@ -237,3 +237,10 @@ def test_track_idle_queues_keeps_first_sighting() -> None:
     assert first == {"a": 10.0}
     assert track_idle_queues(first, queues, 20.0) == {"a": 10.0}
     assert track_idle_queues(first, {"a": QueueInfo("a", 0, 1)}, 30.0) == {}
+
+
+def test_a_cleanup_wins_over_an_earlier_warning() -> None:
+    parts = healthy(jobs=(variant("job_running", status__startTime=ago(86400 - 20)),),
+                    streams={JOB_ID: {"clients": 0, "rows_sent": 0, "started_unix": NOW - 200}})
+    [decision] = decide(Snapshot(**parts), NOW, CFG)
+    assert (decision.action, decision.reason) == ("cleanup", "Idle")
