@@ -84,14 +84,13 @@ class StreamingSpectrogram:
             self._group_size = int(sizes.max())
             self._big_groups = int(np.count_nonzero(sizes == self._group_size))
             self._rows_of = self._spectrum
+        self._store = self.xp.zeros((0, self._n_channels), dtype=self.xp.float32)  # (samples, channels)
         self.reset()
 
     def reset(self) -> None:
         """Forget carried samples and the clock (the input changed); the next block starts row 0."""
-        # store[head:tail] holds the stream samples [buf_start, total) still needed, (samples, channels);
-        # the store's memory is kept across resets (allocated once for a long-running stream)
-        if not hasattr(self, "_store"):
-            self._store = self.xp.zeros((0, self._n_channels), dtype=self.xp.float32)
+        # store[head:tail] holds the stream samples [buf_start, total) still needed; the store's
+        # memory is kept across resets (allocated once for a long-running stream)
         self._head = self._tail = 0
         self._buf_start = 0  # stream index of store[head]
         self._next = 0  # stream index of the next frame's first sample
