@@ -43,8 +43,8 @@ def configure():
     config = current_app.config
     parsed = parse_configure(body, Path(config["RECORDINGS_DIR"]), config["LIVE_METADATA"])
     extravars = {**config["CREATE_EXTRAVARS"], **parsed.extravars()}
-    pending, result = service().configure(identity.name, extravars, parsed.mode, prefers_async())
     fields = parsed.response_fields()
+    pending, result = service().configure(identity.name, extravars, parsed.mode, fields, prefers_async())
     if result is None:
         response = jsonify({"status": "Creating", "job_id": pending.job_id, "run_id": pending.handle.ident,
                             **fields})
@@ -52,16 +52,13 @@ def configure():
         response.headers["Location"] = url_for("jobs.get_job", job_id=pending.job_id)
         return response
     stats = result.stats
-    body = {
+    return jsonify({
         "status": stats.get("phase") or "Running",
         "job_id": pending.job_id,
         "stream_url": stats.get("stream_host") or config["STREAM_HOST"],
         "stream_port": int(stats["stream_port"]) if stats.get("stream_port") else None,
         **fields,
-    }
-    service().remember_metadata(pending.job_id, {**body, "mode": parsed.mode,
-                                                 "sample_rate_hz": parsed.source.sample_rate_hz})
-    return jsonify(body), 200
+    }), 200
 
 
 @bp.get("/job/<job_id>")
@@ -76,14 +73,38 @@ def list_jobs():
     return jsonify({"jobs": service().views()})
 
 
+def stream_metadata(host: str, port: int) -> dict:
+    """The Focus metadata fields read from the job's own stream (GetMetadata over gRPC)."""
+    import grpc
+
+    from streamer.client import StreamClient
+
+    try:
+        with StreamClient(f"{host}:{port}", timeout_s=5) as stream:
+            meta = stream.metadata()
+    except grpc.RpcError as exc:
+        raise ApiError(503, "StreamUnavailable", f"the stream {host}:{port} does not answer: "
+                       f"{exc.code().name}") from exc
+    channels = range(meta.channel_min, meta.channel_max + 1)
+    return {"view_type": int(meta.view_type), "frequencies_list": list(meta.frequencies),
+            "frequencies_amount": len(meta.frequencies), "lines_dt": meta.lines_dt,
+            "channel_amount": meta.channel_amount, "stream_amount": meta.stream_amount,
+            "channel_to_stream_index": {str(c): int(i) for c, i in zip(channels, meta.channel_to_stream_index,
+                                                                       strict=False)},
+            "stream_url": host, "stream_port": port, "sample_rate_hz": meta.sample_rate_hz, "nfft": meta.nfft}
+
+
 @bp.get("/metadata/<job_id>")
 def get_metadata(job_id: str):
+    """Kept from the configure of this API; for other jobs read from the running stream."""
     current_identity()
     view = get_job_or_404(job_id)
     metadata = service().metadata(job_id)
     if metadata is None:
-        raise ApiError(404, "NotFound", f"no stream metadata known for job {job_id!r} "
-                       f"(phase {view.get('phase')}); it is kept for jobs configured through this API")
+        if view.get("phase") != "Running" or not view.get("stream_port"):
+            raise ApiError(404, "NotFound", f"no stream metadata for job {job_id!r} (phase {view.get('phase')})")
+        metadata = stream_metadata(view["stream_url"], view["stream_port"])
+        service().remember_metadata(job_id, {**metadata, "job_id": job_id})
     return jsonify({**metadata, "phase": view.get("phase")})
 
 

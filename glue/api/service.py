@@ -42,6 +42,8 @@ class PendingCreate:
     handle: RunHandle
     mode: str
     who: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    settled: threading.Event = field(default_factory=threading.Event)
     started: float = field(default_factory=time.time)
 
 
@@ -78,7 +80,7 @@ class JobService:
             reserved = {p.window for p in self._pending.values()}
         return self.cache.held_windows() | reserved
 
-    def _reserve(self, owner: str, mode: str, extravars: dict[str, Any]) -> PendingCreate:
+    def _reserve(self, owner: str, mode: str, extravars: dict[str, Any], fields: dict[str, Any]) -> PendingCreate:
         with self._lock:
             held = self.cache.held_windows() | {p.window for p in self._pending.values()}
             free = [w for w in range(self.max_windows) if w not in held]
@@ -89,7 +91,7 @@ class JobService:
             job_id = make_job_id(free[0])
             extravars = {**extravars, "job_id": job_id}
             handle = self.runner.submit("create.yml", extravars, timeout_s=self.config["CREATE_TIMEOUT_S"])
-            pending = PendingCreate(job_id, free[0], owner_hash(owner), handle, mode, owner)
+            pending = PendingCreate(job_id, free[0], owner_hash(owner), handle, mode, owner, fields)
             self._pending[job_id] = pending
         threading.Thread(target=self._settle, args=(pending,), daemon=True).start()
         return pending
@@ -98,29 +100,47 @@ class JobService:
         """Wait for a create run; on success the cache must show the Job before the reservation ends."""
         result = pending.handle.wait()
         assert result is not None
-        if result.ok:
-            self._record(pending.job_id, "Created", "", pending.who, result.stats.get("job_uid"))
-            self.cache.wait_for(lambda c: bool(c.objects_of(pending.job_id)["jobs"]), 10.0)
-        else:
+        try:
+            if result.ok:
+                self._created(pending, result)
+            else:
+                self._create_failed(pending, result)
+        finally:
             with self._lock:
-                self._failed[pending.job_id] = {
-                    "job_id": pending.job_id, "phase": "Failed", "owner": pending.owner,
-                    "reason": result.reason or f"create run {result.status}", "window": pending.window,
-                    **failure_body(result),
-                }
-                while len(self._failed) > RECENT_FAILURES:
-                    self._failed.popitem(last=False)
+                self._pending.pop(pending.job_id, None)
+            pending.settled.set()
+
+    def _created(self, pending: PendingCreate, result: RunResult) -> None:
+        stats = result.stats
+        self.remember_metadata(pending.job_id, {
+            **pending.fields, "job_id": pending.job_id, "mode": pending.mode,
+            "stream_url": stats.get("stream_host") or self.config["STREAM_HOST"],
+            "stream_port": int(stats["stream_port"]) if stats.get("stream_port") else None,
+        })
+        self._record(pending.job_id, "Created", "", pending.who, stats.get("job_uid"))
+        self.cache.wait_for(lambda c: bool(c.objects_of(pending.job_id)["jobs"]), 10.0)
+
+    def _create_failed(self, pending: PendingCreate, result: RunResult) -> None:
         with self._lock:
-            self._pending.pop(pending.job_id, None)
+            self._failed[pending.job_id] = {
+                "job_id": pending.job_id, "phase": "Failed", "owner": pending.owner,
+                "reason": result.reason or f"create run {result.status}", "window": pending.window,
+                **failure_body(result),
+            }
+            while len(self._failed) > RECENT_FAILURES:
+                self._failed.popitem(last=False)
 
     # -- configure -----------------------------------------------------------------------------
-    def configure(self, identity: str, extravars: dict[str, Any], mode: str,
+    def configure(self, identity: str, extravars: dict[str, Any], mode: str, fields: dict[str, Any],
                   respond_async: bool) -> tuple[PendingCreate, RunResult | None]:
-        """Admit and start a create; wait for it unless async. Raises ApiError on failure."""
-        pending = self._reserve(identity, mode, {**extravars, "job_owner": identity})
+        """Admit and start a create; wait for it unless async. Raises ApiError on failure.
+
+        `fields` are the view's response fields, kept as the job's metadata once it runs."""
+        pending = self._reserve(identity, mode, {**extravars, "job_owner": identity}, fields)
         if respond_async:
             return pending, None
         result = pending.handle.wait()
+        pending.settled.wait(30)  # metadata kept, history written, the Job visible in the cache
         assert result is not None
         if not result.ok:
             code = status_for_failure(result)
