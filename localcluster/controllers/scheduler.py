@@ -87,6 +87,9 @@ class Scheduler(Controller):
 
     def _schedule_one(self, pod: Obj, nodes: list[Obj], by_node: dict[str, list[Obj]],
                       claims: dict[str, Obj], now: float) -> None:
+        if pod.get("spec", {}).get("schedulingGates"):
+            self._mark(pod, "SchedulingGated", "Scheduling is blocked due to non-empty scheduling gates")
+            return
         prefilter = claim_problem(pod, claims)
         failures: dict[str, list[str]] = {}
         if prefilter is None:
@@ -115,9 +118,12 @@ class Scheduler(Controller):
                               f"Successfully assigned {meta['namespace']}/{meta['name']} to {node_name}", COMPONENT)
 
     def _mark_unschedulable(self, pod: Obj, message: str) -> None:
+        self._mark(pod, "Unschedulable", message)
+        self.api.record_event(pod, "Warning", "FailedScheduling", message, COMPONENT)
+
+    def _mark(self, pod: Obj, reason: str, message: str) -> None:
         condition = {"type": "PodScheduled", "status": "False", "lastProbeTime": None,
-                     "lastTransitionTime": now_time(), "reason": "Unschedulable", "message": message}
+                     "lastTransitionTime": now_time(), "reason": reason, "message": message}
         status = with_condition({**pod.get("status", {}), "phase": "Pending"}, condition)
         if status != pod.get("status"):
             self.api.update_status("pods", {**pod, "status": status})
-        self.api.record_event(pod, "Warning", "FailedScheduling", message, COMPONENT)

@@ -433,3 +433,18 @@ def test_pod_active_deadline_fails_the_pod(api):
         assert not pod_processes(pod.metadata.uid)
     finally:
         api.core.delete_namespaced_pod(name, NS)
+
+
+def test_scheduling_gates_hold_a_pod(api):
+    name = unique("gated")
+    api.core.create_namespaced_pod(NS, {"metadata": {"name": name}, "spec": {
+        "schedulingGates": [{"name": "example.com/wait"}],
+        "containers": [{"name": "main", "image": "python", "command": ["python", "-c", "pass"]}]}})
+    try:
+        cond = wait_for("SchedulingGated", lambda: next(
+            (c for c in api.core.read_namespaced_pod(name, NS).status.conditions or [] if c.type == "PodScheduled"),
+            None))
+        assert (cond.status, cond.reason) == ("False", "SchedulingGated")
+        assert not api.core.read_namespaced_pod(name, NS).spec.node_name
+    finally:
+        api.core.delete_namespaced_pod(name, NS)

@@ -136,7 +136,7 @@ def test_unbound_claim_is_a_prefilter_failure():
         "available: 1 Preemption is not helpful for scheduling.")
 
 
-def test_wants_scheduling():
+def test_wants_scheduling_skips_bound_foreign_and_finished_pods():
     assert wants_scheduling(pod())
     assert not wants_scheduling(pod(nodeName="localnode"))
     assert not wants_scheduling(pod(schedulerName="other"))
