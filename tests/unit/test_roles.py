@@ -89,3 +89,13 @@ def test_no_role_task_uses_a_shell_or_a_bare_sleep():
         text = path.read_text()
         for banned in ("ansible.builtin.shell", "ansible.builtin.pause", "ansible.builtin.wait_for:\n", " sleep "):
             assert banned not in text, f"{path}: uses {banned.strip()}"
+
+
+@pytest.mark.parametrize("name", ["create", "verify", "query", "cleanup", "reap", "deploy"])
+def test_every_playbook_has_an_awx_survey_whose_variables_it_reads(name):
+    import json
+
+    survey = json.loads((ROOT / "awx" / "surveys" / f"{name}.json").read_text())
+    playbook = (ROOT / "playbooks" / f"{name}.yml").read_text()
+    for question in survey["spec"]:
+        assert question["variable"] in playbook, f"{name}.yml never reads {question['variable']}"
