@@ -77,7 +77,10 @@ class ApiHandler(BaseHTTPRequestHandler):
             if isinstance(route, DiscoveryRoute):
                 if method != "GET":
                     raise errors.method_not_allowed()
-                self._send(Response(200, self._discovery(route)))
+                if route.document == "health":
+                    self._send(Response(200, "ok", content_type="text/plain; charset=utf-8"))
+                else:
+                    self._send(Response(200, self._discovery(route)))
                 return
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             request = Request(method, route, query, self._parse_body(method, content_type, raw),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from localcluster import errors, strategies
@@ -42,6 +43,8 @@ STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
 log = logging.getLogger("localcluster.registry")
+EVENT_TTL_SECONDS = 3600
+EVENT_SWEEP_EVERY = 100  # events created between two sweeps for expired ones
 
 
 def resource_type(resource: str) -> ResourceType:
@@ -57,6 +60,7 @@ class Registry:
         self.services = ServiceAllocations()
         self.namespaces = NamespaceRules(self)
         self._event_index: dict[tuple[str, str, str, str, str], str] = {}
+        self._events_created = 0
 
     def bootstrap(self) -> None:
         """After a fresh start or a restore: system namespaces, allocator state."""
@@ -349,6 +353,18 @@ class Registry:
             }
             created = self.create("events", event)
             self._event_index[key] = meta(created)["name"]
+            self._events_created += 1
+            if self._events_created % EVENT_SWEEP_EVERY == 0:
+                self._expire_events()
+
+    def _expire_events(self) -> None:
+        """Drop events last seen more than EVENT_TTL_SECONDS ago (the real apiserver's 1 h TTL)."""
+        cutoff = format_time(CLOCK.utcnow() - timedelta(seconds=EVENT_TTL_SECONDS))
+        for event in self.store.list_refs("events")[0]:
+            if (event.get("lastTimestamp") or meta(event).get("creationTimestamp") or "") < cutoff:
+                self._remove("events", event)
+        live = {meta(e)["name"] for e in self.store.list_refs("events")[0]}
+        self._event_index = {k: v for k, v in self._event_index.items() if v in live}
 
 
 def _check_apply_identity(body: Obj, name: str, ns: str) -> None:

@@ -19,7 +19,7 @@ class ResourceRoute:
 
 @dataclass(frozen=True)
 class DiscoveryRoute:
-    document: str  # "version" | "api" | "apis" | "group" | "resources"
+    document: str  # "version" | "health" | "api" | "apis" | "group" | "resources"
     group_version: str = ""
 
 
@@ -31,6 +31,8 @@ def resolve(path: str) -> Route:
     parts = [p for p in path.split("/") if p]
     if parts == ["version"]:
         return DiscoveryRoute("version")
+    if len(parts) == 1 and parts[0] in ("healthz", "livez", "readyz"):
+        return DiscoveryRoute("health")
     if parts == ["api"]:
         return DiscoveryRoute("api")
     if parts == ["apis"]:

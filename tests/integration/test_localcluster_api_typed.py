@@ -34,6 +34,8 @@ def raw(cluster: Any, method: str, path: str, body: Any = None,
         conn.request(method, path, body=payload, headers=headers)
         response = conn.getresponse()
         data = response.read()
+        if not (response.getheader("Content-Type") or "").startswith("application/json"):
+            return response.status, dict(response.headers), data.decode()
         return response.status, dict(response.headers), json.loads(data) if data else None
     finally:
         conn.close()
@@ -67,6 +69,7 @@ def test_discovery_documents_satisfy_the_clients(cluster):
     _, _, metrics = raw(cluster, "GET", "/apis/metrics.k8s.io/v1beta1")
     assert {(r["name"], r["kind"], r["singularName"]) for r in metrics["resources"]} == {
         ("pods", "PodMetrics", ""), ("nodes", "NodeMetrics", "")}
+    assert raw(cluster, "GET", "/healthz")[2] == "ok"
     status, _, missing = raw(cluster, "GET", "/apis/nope/v1")
     assert status == 404 and missing["message"] == "the server could not find the requested resource"
 
@@ -139,7 +142,7 @@ def test_job_delete_defaults_to_orphan_with_warning_trap_3(cluster, k8s_api):
     assert "child pods are preserved by default when jobs are deleted" in headers["Warning"]
     assert headers["Warning"].startswith('299 - "')
     assert body["kind"] == "Job" and "orphan" in body["metadata"]["finalizers"]
-    assert batch.read_namespaced_job(name, NS).metadata.deletion_timestamp is not None
+    assert body["metadata"]["deletionTimestamp"]  # the GC then orphans the pods and drops the finalizer
 
 
 def test_delete_bodies_per_kind_trap_4(k8s_api):
@@ -287,23 +290,26 @@ def test_service_allocation_errors_have_the_real_shape(k8s_api):
     core = client.CoreV1Api(k8s_api)
     first = unique("svc")
     created = core.create_namespaced_service(NS, {"metadata": {"name": first}, "spec": {
-        "type": "NodePort", "ports": [{"port": 80, "nodePort": 30081}]}})
-    assert created.spec.cluster_ip.startswith("10.") and created.spec.ports[0].target_port == 80
+        "type": "NodePort", "ports": [{"port": 80}]}})
+    port = created.spec.ports[0].node_port
+    assert 30000 <= port <= 32767 and created.spec.ports[0].target_port == 80
+    assert created.spec.cluster_ip.startswith("10.") and created.spec.cluster_ips == [created.spec.cluster_ip]
     second = unique("svc")
-    with pytest.raises(ApiException) as taken:
+    with pytest.raises(ApiException) as taken:  # cluster-wide: another namespace cannot take it
         core.create_namespaced_service("default", {"metadata": {"name": second}, "spec": {
-            "type": "NodePort", "ports": [{"port": 80, "nodePort": 30081}]}})
+            "type": "NodePort", "ports": [{"port": 80, "nodePort": port}]}})
     body = json.loads(taken.value.body)
     assert taken.value.status == 422
-    assert body["message"] == (f'Service "{second}" is invalid: spec.ports[0].nodePort: Invalid value: 30081: '
+    assert body["message"] == (f'Service "{second}" is invalid: spec.ports[0].nodePort: Invalid value: {port}: '
                                "provided port is already allocated")
     assert body["details"]["causes"] == [{"reason": "FieldValueInvalid", "field": "spec.ports[0].nodePort",
-                                          "message": "Invalid value: 30081: provided port is already allocated"}]
+                                          "message": f"Invalid value: {port}: provided port is already allocated"}]
     kept = core.patch_namespaced_service(first, NS, {"metadata": {"labels": {"x": "y"}}})
-    assert kept.spec.ports[0].node_port == 30081 and kept.spec.cluster_ip == created.spec.cluster_ip
+    assert kept.spec.ports[0].node_port == port and kept.spec.cluster_ip == created.spec.cluster_ip
     core.delete_namespaced_service(first, NS)
-    core.create_namespaced_service("default", {"metadata": {"name": second}, "spec": {
-        "type": "NodePort", "ports": [{"port": 80, "nodePort": 30081}]}})
+    reused = core.create_namespaced_service("default", {"metadata": {"name": second}, "spec": {
+        "type": "NodePort", "ports": [{"port": 80, "nodePort": port}]}})
+    assert reused.spec.ports[0].node_port == port
     core.delete_namespaced_service(second, "default")
 
 
@@ -389,6 +395,9 @@ def test_namespace_deletion_cascades_through_running_pods(k8s_api):
         "restartPolicy": "Never", "terminationGracePeriodSeconds": 2,
         "containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "300"]}]}}}})
     core.create_namespaced_service(ns, {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}})
+    leases = client.CoordinationV1Api(k8s_api)  # a finalizer holds the namespace until we drop it
+    leases.create_namespaced_lease(ns, {"metadata": {"name": "held", "finalizers": ["test.local/hold"]},
+                                        "spec": {"holderIdentity": "x"}})
     deadline = time.monotonic() + 30
     while not [p for p in core.list_namespaced_pod(ns).items if p.status.phase == "Running"]:
         assert time.monotonic() < deadline, "the job's pod did not start"
@@ -398,6 +407,13 @@ def test_namespace_deletion_cascades_through_running_pods(k8s_api):
     with pytest.raises(ApiException) as closed:
         core.create_namespaced_service(ns, {"metadata": {"name": "late"}, "spec": {"ports": [{"port": 80}]}})
     assert closed.value.status == 403
+    assert leases.read_namespaced_lease("held", ns).metadata.deletion_timestamp is not None
+    deadline = time.monotonic() + 30
+    while core.list_namespaced_pod(ns).items or core.list_namespaced_service(ns).items:
+        assert time.monotonic() < deadline, "the namespace's pods and services were not deleted"
+        time.sleep(0.2)
+    assert core.read_namespace(ns).status.phase == "Terminating"
+    leases.patch_namespaced_lease("held", ns, {"metadata": {"finalizers": None}})
     deadline = time.monotonic() + 30
     while True:
         try:

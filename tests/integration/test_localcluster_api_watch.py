@@ -148,5 +148,15 @@ def test_server_survives_clients_hanging_up_mid_watch(small_server, api):
 
 def test_session_cluster_watch_on_jobs_in_every_namespace(k8s_api):
     batch = client.BatchV1Api(k8s_api)
-    events = list(watch.Watch().stream(batch.list_job_for_all_namespaces, timeout_seconds=1))
-    assert all(e["type"] == "ADDED" for e in events)
+    start = batch.list_job_for_all_namespaces().metadata.resource_version
+    name = f"watched-{uuid.uuid4().hex[:6]}"
+    batch.create_namespaced_job("spectrojobs", {"metadata": {"name": name}, "spec": {"suspend": True, "template": {
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1.36"}]}}}})
+    w = watch.Watch()
+    seen = []
+    for event in w.stream(batch.list_job_for_all_namespaces, resource_version=start, timeout_seconds=5):
+        seen.append((event["type"], event["object"].metadata.namespace, event["object"].metadata.name))
+        if event["object"].metadata.name == name:
+            w.stop()
+    assert ("ADDED", "spectrojobs", name) in seen
+    batch.delete_namespaced_job(name, "spectrojobs", propagation_policy="Background")

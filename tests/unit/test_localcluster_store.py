@@ -234,3 +234,21 @@ def test_events_into_a_terminating_namespace_are_dropped_not_raised():
     registry.delete_object("namespaces", None, "closing", DeleteOptions())
     registry.record_event(involved, "Normal", "Killing", "Stopping container c", "kubelet")
     assert registry.list("events", "closing") == []
+
+
+def test_events_expire_after_an_hour(monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from localcluster import registry as registry_module
+    from localcluster.timefmt import CLOCK
+
+    registry = make_registry()
+    involved = registry.create("pods", pod("a"))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    monkeypatch.setattr(CLOCK, "utcnow", lambda: start)
+    registry.record_event(involved, "Normal", "Old", "long ago", "kubelet")
+    monkeypatch.setattr(CLOCK, "utcnow", lambda: start + timedelta(hours=2))
+    for i in range(registry_module.EVENT_SWEEP_EVERY - 1):
+        registry.record_event(involved, "Normal", "New", f"recent {i}", "kubelet")
+    reasons = {e["reason"] for e in registry.list("events", NS)}
+    assert reasons == {"New"}

@@ -42,6 +42,7 @@ def test_unknown_paths_are_404(path):
 
 def test_discovery_routes_and_documents():
     assert resolve("/apis/batch") == DiscoveryRoute("group", "batch")
+    assert resolve("/healthz") == DiscoveryRoute("health")
     assert resolve("/api/v1") == DiscoveryRoute("resources", "v1")
     groups = {g["name"]: g for g in api_group_list()["groups"]}
     assert groups["batch"]["preferredVersion"] == {"groupVersion": "batch/v1", "version": "v1"}
