@@ -110,6 +110,7 @@ class Cluster:
         self.controllers = controllers.build(registry, config)
         self.server.httpd.metrics = getattr(self.controllers, "metrics", None)
         self.server.httpd.log_reader = getattr(self.controllers, "read_log", None)
+        self.server.httpd.log_path = getattr(self.controllers, "log_path", None)
         self.controllers.start()
 
     def stop(self) -> None:

@@ -7,14 +7,14 @@ import json
 import logging
 import select
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-from localcluster import discovery, errors, metrics_api, watch
+from localcluster import discovery, errors, metrics_api, pod_logs, watch
 from localcluster.endpoints import Endpoints, Request, Response, flag
 from localcluster.objects import dumps
 from localcluster.registry import APPLY_PATCH, PATCH_TYPES
@@ -36,6 +36,7 @@ class ApiServer(ThreadingHTTPServer):
         self.endpoints = endpoints
         self.metrics: metrics_api.MetricsProvider | None = None
         self.log_reader: LogReader | None = None
+        self.log_path: pod_logs.LogPath | None = None
         self.stopping = False
 
     @property
@@ -105,7 +106,9 @@ class ApiHandler(BaseHTTPRequestHandler):
             return
         if request.method == "GET":
             if route.subresource == "log":
-                self._send(self._pod_log(route, request.query))
+                response = self._pod_log(route, request.query)
+                if response is not None:
+                    self._send(response)
             elif flag(request.query, "watch"):
                 self._watch(endpoints.watch_request(request))
             else:
@@ -128,7 +131,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             raise errors.path_not_found()
         return found
 
-    def _pod_log(self, route: ResourceRoute, query: dict[str, str]) -> Response:
+    def _pod_log(self, route: ResourceRoute, query: dict[str, str]) -> Response | None:
         endpoints = self.server.endpoints
         pod = endpoints.store.get_ref("pods", route.namespace, route.name or "")
         if pod is None:
@@ -142,8 +145,14 @@ class ApiHandler(BaseHTTPRequestHandler):
             raise errors.bad_request(f"container {container} is not valid for pod {route.name}")
         if self.server.log_reader is None:
             raise errors.bad_request(f"container {containers[0] if containers else ''} has no logs")
-        text = self.server.log_reader(route.namespace or "", route.name or "",
-                                      {**query, "container": container or containers[0]})
+        container = container or containers[0]
+        text = self.server.log_reader(route.namespace or "", route.name or "", {**query, "container": container})
+        if flag(query, "follow") and self.server.log_path is not None:
+            cut = query.get("tailLines") or query.get("sinceSeconds")
+            self._stream_log(pod_logs.follow(endpoints.store, self.server.log_path, route.namespace or "",
+                                             route.name or "", container, text if cut else None,
+                                             self._client_alive))
+            return None
         return Response(200, text, content_type="text/plain")
 
     # ---- bodies ----------------------------------------------------------------------------
@@ -205,6 +214,26 @@ class ApiHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
 
+    def _start_chunked(self, content_type: str) -> None:
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        self.wfile.flush()
+
+    def _stream_log(self, chunks: Iterator[bytes]) -> None:
+        self._start_chunked("text/plain")
+        try:
+            for data in chunks:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+
     def _watch(self, request: watch.WatchRequest) -> None:
         store = self.server.endpoints.store
         events: Any
@@ -214,13 +243,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             if e.code != 410:
                 raise
             events = [{"type": "ERROR", "object": e.to_status()}]
-        self.close_connection = True
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Cache-Control", "no-cache, private")
-        self.end_headers()
-        self.wfile.flush()
+        self._start_chunked("application/json")
         try:
             for event in events:
                 line = self._event_line(request.rtype.plural, event)

@@ -446,3 +446,21 @@ def test_the_python_lease_lock_of_leader_election(k8s_api):
     assert second.update(name, NS, LeaderElectionRecord("b", "15", now, now)) is False  # stale → 409
     found, record = first.get(name, NS)
     assert record.holder_identity == "a"
+
+
+def test_follow_streams_the_log_until_the_container_ends(k8s_api):
+    core = client.CoreV1Api(k8s_api)
+    name = unique("follow")
+    core.create_namespaced_pod(NS, {"metadata": {"name": name}, "spec": {"restartPolicy": "Never", "containers": [
+        {"name": "c", "image": "python:3.11",
+         "command": ["python", "-u", "-c", "import time; print('one'); time.sleep(1.5); print('two')"]}]}})
+    deadline = time.monotonic() + 30
+    while core.read_namespaced_pod(name, NS).status.phase == "Pending":
+        assert time.monotonic() < deadline, "the pod did not start"
+        time.sleep(0.1)
+    response = core.read_namespaced_pod_log(name, NS, follow=True, _preload_content=False)
+    try:
+        text = b"".join(response.stream(64)).decode()
+    finally:
+        response.release_conn()
+    assert text == "one\ntwo\n"
