@@ -38,7 +38,8 @@ class Watcher:
     """A thread per watched kind; `wake` is set on an interesting event."""
 
     def __init__(self, api_client: client.ApiClient, namespace: str, wake: threading.Event,
-                 metrics: MonitorMetrics, clock: Callable[[], float] = time.time) -> None:
+                 metrics: MonitorMetrics, clock: Callable[[], float] = time.time,
+                 timeout_s: int = WATCH_TIMEOUT_S) -> None:
         batch, core = client.BatchV1Api(api_client), client.CoreV1Api(api_client)
         self.streams = {
             "Job": (batch.list_namespaced_job, {"label_selector": labels.LABEL_JOB_ID}),
@@ -48,6 +49,7 @@ class Watcher:
         self.wake = wake
         self.metrics = metrics
         self.clock = clock
+        self.timeout_s = timeout_s  # the server ends each watch after this; it is then re-opened
         self._stop = threading.Event()
         self._watches: list[watch.Watch] = []
         self._threads: list[threading.Thread] = []
@@ -75,7 +77,7 @@ class Watcher:
             w = watch.Watch()
             self._watches.append(w)
             try:
-                for event in w.stream(list_fn, self.namespace, timeout_seconds=WATCH_TIMEOUT_S, **kwargs):
+                for event in w.stream(list_fn, self.namespace, timeout_seconds=self.timeout_s, **kwargs):
                     self.metrics.watch_last_event.set(self.clock())
                     obj = event.get("raw_object") or {}
                     if wants_reconcile(event.get("type", ""), kind, obj):

@@ -260,3 +260,25 @@ def _scrape(port: int) -> str | None:
             return response.read().decode()
     except OSError:
         return None
+
+
+def test_watch_wakes_the_loop_and_counts_restarts(k8s_api, ns) -> None:
+    import threading
+
+    from glue.monitor.metrics import MonitorMetrics
+    from glue.monitor.watch import Watcher
+
+    objs = Objects(k8s_api, ns)
+    wake, metrics = threading.Event(), MonitorMetrics()
+    watcher = Watcher(k8s_api, ns, wake, metrics, timeout_s=1)
+    watcher.start()
+    try:
+        restarts = lambda: metrics.registry.get_sample_value("spectrojobs_monitor_watch_restarts_total")  # noqa: E731
+        wait_for("a watch re-opened after its timeout", lambda: restarts() >= 2, timeout=30)
+        wake.clear()
+        job_id = new_job_id(5)
+        objs.job(job_id, [PY, "-c", "import sys; sys.exit(4)"])
+        wait_for("the failing job to wake the loop", wake.is_set, timeout=60)
+        assert pod_phase(objs, job_id) == "Failed" or job_condition(objs, job_id, "Failed")
+    finally:
+        watcher.stop()
