@@ -160,3 +160,41 @@ def test_session_cluster_watch_on_jobs_in_every_namespace(k8s_api):
             w.stop()
     assert ("ADDED", "spectrojobs", name) in seen
     batch.delete_namespaced_job(name, "spectrojobs", propagation_policy="Background")
+
+
+def test_concurrent_writers_lose_nothing_and_watch_sees_every_revision_in_order():
+    writers, rounds = 6, 15
+    big = LocalApiServer(port=0, event_window=10000)
+    big.start()
+    configuration = client.Configuration()
+    configuration.host = big.url
+    try:
+        with client.ApiClient(configuration) as api_client:
+            leases = client.CoordinationV1Api(api_client)
+            start = leases.list_namespaced_lease(NS).metadata.resource_version
+            errors_seen: list[BaseException] = []
+
+            def writer(w: int) -> None:
+                try:
+                    with client.ApiClient(configuration) as own:
+                        mine = client.CoordinationV1Api(own)
+                        mine.create_namespaced_lease(NS, lease(f"c{w}"))
+                        for i in range(rounds):
+                            mine.patch_namespaced_lease(f"c{w}", NS, {"spec": {"leaseTransitions": i + 1}})
+                except BaseException as e:  # reported by the assertion below
+                    errors_seen.append(e)
+
+            threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=60)
+            assert errors_seen == []
+            for w in range(writers):
+                assert leases.read_namespaced_lease(f"c{w}", NS).spec.lease_transitions == rounds
+            revisions = [int(e["object"].metadata.resource_version) for e in watch.Watch().stream(
+                leases.list_namespaced_lease, NS, resource_version=start, timeout_seconds=1)]
+            assert len(revisions) == writers * (rounds + 1)
+            assert revisions == sorted(revisions) and len(set(revisions)) == len(revisions)
+    finally:
+        big.stop()
