@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 from typing import Any
 
 from localcluster.resources import ResourceType
 
 Obj = dict[str, Any]
 
-# Kinds that carry metadata.generation (bumped when .spec changes).
-GENERATIONAL = frozenset({"pods", "jobs"})
 # Kinds whose create drops any client-supplied status (the strategy sets the initial one).
 STATUS_RESET_ON_CREATE = frozenset({"pods", "jobs", "services", "persistentvolumeclaims", "namespaces"})
 # Kinds whose DELETE answers with the object rather than a Status (contract §8).
@@ -25,19 +22,10 @@ RETURNS_DELETED_OBJECT = frozenset({"pods", "services", "persistentvolumeclaims"
 SYSTEM_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                    "generation", "namespace", "name")
 
-_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def meta(obj: Obj) -> dict[str, Any]:
     return obj.get("metadata") or {}
-
-
-def name_of(obj: Obj) -> str:
-    return meta(obj).get("name") or ""
-
-
-def namespace_of(obj: Obj) -> str:
-    return meta(obj).get("namespace") or ""
 
 
 def rv_of(obj: Obj) -> str:
@@ -64,11 +52,6 @@ def with_type(obj: Obj, rtype: ResourceType) -> Obj:
             **{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}}
 
 
-def generate_name(prefix: str, rng: random.Random | None = None) -> str:
-    pick = (rng or random).choice
-    return prefix + "".join(pick(_GENERATE_ALPHABET) for _ in range(5))
-
-
 def same_content(old: Obj, new: Obj) -> bool:
     """True when `new` differs from `old` only by resourceVersion/managedFields (a no-op write)."""
     return _comparable(old) == _comparable(new)
@@ -77,10 +60,6 @@ def same_content(old: Obj, new: Obj) -> bool:
 def _comparable(obj: Obj) -> Obj:
     metadata = {k: v for k, v in meta(obj).items() if k not in ("resourceVersion", "managedFields")}
     return {**obj, "metadata": metadata}
-
-
-def spec_changed(old: Obj, new: Obj) -> bool:
-    return old.get("spec") != new.get("spec")
 
 
 def dumps(obj: Any) -> bytes:

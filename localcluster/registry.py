@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +24,6 @@ from localcluster.objects import (
     deep,
     deleting,
     finalizers_of,
-    generate_name,
     meta,
     rv_of,
     same_content,
@@ -113,7 +113,7 @@ class Registry:
 
     def _free_name(self, resource: str, ns: str, prefix: str) -> str:
         for _ in range(16):
-            name = generate_name(prefix)
+            name = strategies.generate_name(prefix)
             if self.store.get_ref(resource, ns, name) is None:
                 return name
         raise errors.internal(f"could not generate a free name with prefix {prefix!r}")
@@ -378,6 +378,4 @@ def _check_apply_identity(body: Obj, name: str, ns: str) -> None:
 
 
 def _uuid() -> str:
-    import uuid
-
     return str(uuid.uuid4())
