@@ -215,3 +215,35 @@ def test_check_mode_changes_nothing(play, k8s_api):
     assert leftovers(k8s_api, "7-00007") == {"jobs": [], "pods": [], "services": [], "pvcs": [], "leases": []}
     assert not queue_exists(url, labels.queue_name("7-00007"))
     assert not client.CoreV1Api(k8s_api).list_namespaced_service(NS).items
+
+
+def test_export_job_writes_files_to_its_output_pvc_which_outlives_the_job_until_cleanup(
+        cluster, tmp_path, k8s_api):
+    import subprocess
+
+    from kubernetes import client
+
+    require_rabbitmq()
+    recordings = tmp_path / "recordings"
+    subprocess.run([str(Path(sys.executable).parent / "streamer"), "record", "--out", str(recordings),
+                    "--seconds", "20", "--start-time", "1700000000", "--channels", "16", "--sample-rate", "1000"],
+                   check=True, capture_output=True, timeout=120)
+    created = run_playbook(tmp_path, cluster.kubeconfig, "create.yml", {
+        "job_owner": "gina", "job_kind": "export", "start_time": 1700000002, "end_time": 1700000012,
+        "channel_min": 1, "channel_max": 16, "nfft": 128, "freq_max": 400, "display_time_axis_duration": 5,
+        "display_height": 50, "gpu_count": 0}, env={"SPECTROJOBS_RECORDINGS_DIR": str(recordings)})
+    assert created.rc == 0, created.stdout[-3000:]
+    job_id = created.stats["job_id"]
+    assert created.stats["phase"] == "Succeeded" and created.stats["output_pvc"] == f"{job_id}-output-pvc"
+    output = Path(cluster.state_dir) / "volumes" / NS / f"{job_id}-output-pvc"
+    assert {"spectrogram.npy", "times.npy", "frequencies.npy", "metadata.json", "waterfall.png"} <= {
+        p.name for p in output.iterdir()}
+    job = client.BatchV1Api(k8s_api).read_namespaced_job(labels.job_name(job_id), NS)
+    assert any(c.type == "Complete" and c.status == "True" for c in job.status.conditions)
+    pvcs = {c.metadata.name: c.status.phase for c in client.CoreV1Api(k8s_api).list_namespaced_persistent_volume_claim(NS).items}
+    assert pvcs[f"{job_id}-output-pvc"] == "Bound" and f"{job_id}-data-pvc" in pvcs
+
+    cleaned = run_playbook(tmp_path, cluster.kubeconfig, "cleanup.yml", {"job_ids": job_id})
+    assert cleaned.rc == 0, cleaned.stdout[-3000:]
+    assert f"PersistentVolumeClaim/{job_id}-output-pvc" in cleaned.stats["jobs"][0]["deleted"]
+    assert wait_gone(k8s_api, job_id) == {"jobs": [], "pods": [], "services": [], "pvcs": [], "leases": []}
