@@ -15,6 +15,8 @@ from localcluster.objects import Obj, deep, deleting, meta, with_metadata
 from localcluster.resources import STORED
 from localcluster.timefmt import CLOCK, format_time
 
+IMMORTAL = ("default", "kube-system", "kube-public")
+
 if TYPE_CHECKING:
     from localcluster.registry import Registry
 
@@ -38,6 +40,8 @@ class NamespaceRules:
 
         check_preconditions("namespaces", ns_obj, options)
         name = meta(ns_obj)["name"]
+        if name in IMMORTAL:
+            raise errors.forbidden("namespaces", name, "this namespace may not be deleted")
         store = self.registry.store
         terminating = ns_obj
         if not deleting(ns_obj):

@@ -252,3 +252,10 @@ def test_events_expire_after_an_hour(monkeypatch):
         registry.record_event(involved, "Normal", "New", f"recent {i}", "kubelet")
     reasons = {e["reason"] for e in registry.list("events", NS)}
     assert reasons == {"New"}
+
+
+def test_system_namespaces_may_not_be_deleted():
+    registry = make_registry()
+    with pytest.raises(errors.ApiError) as e:
+        registry.delete_object("namespaces", None, "default", DeleteOptions())
+    assert e.value.code == 403 and e.value.message == 'namespaces "default" is forbidden: this namespace may not be deleted'
