@@ -11,7 +11,9 @@ amplitude A on a bin centre reads |X| = A/2, i.e. -6 dB for A = 1), one-sided sp
 cropped to the frequency range *before* any per-bin work, power |X|^2 averaged over each display
 bin's FFT bins, intensity 10*log10(power + EPS). Multichannel rows are (channels, bins), single
 channel rows (bins,). Waterfall rows (channels,) are 10*log10(mean((x - mean(x))^2) + EPS) per
-line: the energy of the band above DC (Parseval), i.e. the line's RMS in dB.
+line: the energy of the band above DC (Parseval), i.e. the line's RMS in dB. A waterfall line
+that spans blocks is carried as per-channel running statistics, not samples, so a long line
+(30 s at 2 kHz for displayInfo.height 1) costs O(channels) memory.
 
 How (speed): the frames of all channels are one strided view (frames, L, channels) over the
 (samples, channels) buffer — no copy, no transpose, no loop per frame or channel. The rfft runs
@@ -74,16 +76,13 @@ class StreamingSpectrogram:
         self._tile_channels = min(self._n_channels, xpmod.tile_channels(self.xp))
         self._threads = xpmod.tile_threads(self.xp, workers)
         self._fft_workers = 1 if self._threads > 1 else workers
-        if params.is_waterfall:
-            self._rows_of = self._band_energy
-        else:
+        if not params.is_waterfall:
             sizes = np.diff(params.pool_edges)
             # 1/(4 nfft^2): the window's 1/4 and the "magnitude" scaling 1/sum(window) = 2/nfft
             scale = 1.0 / (sizes * 4.0 * float(params.nfft) ** 2)
             self._scale = self.xp.asarray(scale.astype(np.float32)[:, None])
             self._group_size = int(sizes.max())
             self._big_groups = int(np.count_nonzero(sizes == self._group_size))
-            self._rows_of = self._spectrum
         self._store = self.xp.zeros((0, self._n_channels), dtype=self.xp.float32)  # (samples, channels)
         self.reset()
 
@@ -97,6 +96,8 @@ class StreamingSpectrogram:
         self._total = 0  # stream index after the last fed sample
         self._anchor_idx = np.zeros(0, dtype=np.int64)  # stream index of each block's first sample
         self._anchor_t = np.zeros(0, dtype=np.int64)  # and its t0_ns
+        self._line_n = 0  # waterfall: samples of the open line so far, their mean and sum of squares
+        self._line_mean = self._line_m2 = None
 
     def feed(self, block: Any, t0_ns: int) -> Rows:
         """Add a block (n_samples, n_channels) starting at `t0_ns`; return the rows it completes."""
@@ -108,6 +109,8 @@ class StreamingSpectrogram:
             return self._empty()
         self._anchor_idx = np.append(self._anchor_idx, self._total)
         self._anchor_t = np.append(self._anchor_t, np.int64(t0_ns))
+        if self.params.is_waterfall:
+            return self._feed_lines(block)
         if self._head == self._tail:  # nothing carried: the block starts the buffer
             self._buf_start = self._total
         self._append(block)
@@ -141,6 +144,10 @@ class StreamingSpectrogram:
         self._buf_start = keep_from
         if self._head == self._tail:
             self._head = self._tail = 0
+        self._drop_anchors()
+
+    def _drop_anchors(self) -> None:
+        """Forget the clocks of blocks that no pending frame starts in."""
         live = max(int(np.searchsorted(self._anchor_idx, self._next, side="right")) - 1, 0)
         self._anchor_idx = self._anchor_idx[live:]
         self._anchor_t = self._anchor_t[live:]
@@ -162,7 +169,7 @@ class StreamingSpectrogram:
 
             def tile(corner: tuple[int, int]) -> None:
                 f, c = corner
-                out[f:f + f_step, c:c + c_step] = self._rows_of(frames[f:f + f_step, :, c:c + c_step])
+                out[f:f + f_step, c:c + c_step] = self._spectrum(frames[f:f + f_step, :, c:c + c_step])
 
             xpmod.run_tiles(tile, tiles, self._threads)
         return xpmod.to_host(out).reshape((n_frames, *self.params.row_shape))
@@ -190,9 +197,42 @@ class StreamingSpectrogram:
         rest = xp.sum(squares[:, big * size:].reshape(f, -1, size - 1, c2), axis=2)
         return xp.concatenate([sums, rest], axis=1)
 
-    def _band_energy(self, frames: Any) -> Any:
-        """(lines, hop, channels) samples -> (lines, channels) dB of the mean-removed mean square."""
-        return self._db(self.xp.var(frames, axis=1, dtype=self.xp.float32))
+    def _feed_lines(self, block: Any) -> Rows:
+        """Waterfall: lines of `hop` samples; an open line is kept as per-channel (count, mean,
+        sum of squared deviations), merged block by block (Chan et al.), so memory stays
+        O(channels) however long a line is. Lines inside one block use the variance directly."""
+        xp, hop, n = self.xp, self._hop, block.shape[0]
+        rows, first_line, pos = [], self._next, 0
+        if self._line_n:
+            pos = min(hop - self._line_n, n)
+            self._merge_line(block[:pos])
+            if self._line_n == hop:
+                rows.append((self._line_m2 / hop).astype(xp.float32)[None])
+                self._line_n, self._next = 0, self._next + hop
+        whole = (n - pos) // hop
+        if whole:
+            lines = block[pos:pos + whole * hop].reshape(whole, hop, self._n_channels)
+            rows.append(xp.var(lines, axis=1, dtype=xp.float32))
+            pos, self._next = pos + whole * hop, self._next + whole * hop
+        if pos < n:
+            self._merge_line(block[pos:])
+        self._total += n
+        self._drop_anchors()
+        starts = first_line + hop * np.arange((self._next - first_line) // hop, dtype=np.int64)
+        if not rows:
+            return self._empty()
+        return Rows(xpmod.to_host(self._db(xp.concatenate(rows))), self._times(starts))
+
+    def _merge_line(self, segment: Any) -> None:
+        xp, count = self.xp, segment.shape[0]
+        mean = segment.mean(axis=0, dtype=xp.float64)
+        m2 = ((segment - mean) ** 2).sum(axis=0, dtype=xp.float64)
+        if self._line_n:
+            total = self._line_n + count
+            delta = mean - self._line_mean
+            mean = self._line_mean + delta * (count / total)
+            m2 = self._line_m2 + m2 + delta * delta * (self._line_n * count / total)
+        self._line_n, self._line_mean, self._line_m2 = self._line_n + count, mean, m2
 
     def _db(self, power: Any) -> Any:
         power += EPS

@@ -114,15 +114,24 @@ def test_any_chunking_gives_the_same_rows_and_times(case):
     assert np.all(np.diff(whole_t) == params.hop * PERIOD_NS)
 
 
-def test_waterfall_rows_are_band_energy_per_line():
+@pytest.mark.parametrize("chunk", [520, 7, 50, 123])
+def test_waterfall_rows_are_band_energy_per_line(chunk):
     params = view(ViewType.WATERFALL, hop=50, channels=(3, 6))
     x = signal(520, 4) + 7.0  # the DC offset is not part of the band
-    rows = StreamingSpectrogram(params).feed(x, 0)
+    data, t_ns = feed_chunks(params, x, list(range(chunk, 520, chunk)), t0_ns=0)
     lines = x[:500].reshape(10, 50, 4).astype(np.float64)
     expected = 10 * np.log10(lines.var(axis=1) + EPS)
-    assert rows.data.shape == (10, 4)
-    np.testing.assert_allclose(rows.data, expected, atol=1e-3)
-    np.testing.assert_array_equal(rows.t_ns, (np.arange(10) * 50 + 25) * PERIOD_NS)
+    assert data.shape == (10, 4)
+    np.testing.assert_allclose(data, expected, atol=1e-3)
+    np.testing.assert_array_equal(t_ns, (np.arange(10) * 50 + 25) * PERIOD_NS)
+
+
+def test_waterfall_keeps_only_per_channel_sums_of_an_open_line():
+    params = view(ViewType.WATERFALL, hop=100_000, channels=(1, 3))  # 100 s lines
+    spec = StreamingSpectrogram(params)
+    for i in range(10):
+        assert len(spec.feed(signal(1000, 3, seed=i), i * 1000 * PERIOD_NS)) == 0
+    assert spec._store.size == 0 and spec._line_n == 10_000 and spec._line_mean.shape == (3,)
 
 
 def test_hop_beyond_nfft_skips_samples_between_windows():
