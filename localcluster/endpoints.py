@@ -102,7 +102,8 @@ class Endpoints:
         send_initial = flag(request.query, "sendInitialEvents")
         try:
             since = parse_since(request.query.get("resourceVersion"), send_initial)
-            seconds = float(timeout) if timeout else DEFAULT_TIMEOUT_SECONDS
+            seconds = float(timeout) if timeout else 0.0
+            seconds = seconds if seconds > 0 else DEFAULT_TIMEOUT_SECONDS
         except ValueError as e:
             raise errors.bad_request(f"resourceVersion/timeoutSeconds: invalid value: {e}") from e
         if send_initial is False and since is None:
