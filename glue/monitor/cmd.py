@@ -13,7 +13,7 @@ import os
 import sys
 from dataclasses import fields
 
-from glue.errors import ConfigurationError
+from glue.errors import ConfigurationError, SpectrojobsError
 from glue.monitor.config import IDLE_RULES, MonitorConfig
 
 SHARED_ENV = {
@@ -114,4 +114,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"spectrojobs monitor: {exc}", file=sys.stderr)
         return 2
-    return main(cfg, once=args.once, as_json=args.json)
+    try:
+        return main(cfg, once=args.once, as_json=args.json)
+    except SpectrojobsError as exc:  # the boundary of a one-shot pass (the loop has its own)
+        print(f"spectrojobs monitor: {exc}", file=sys.stderr)
+        return 1

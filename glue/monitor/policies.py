@@ -44,6 +44,7 @@ class Snapshot:
     leases: tuple[Any, ...] = ()
     nodes: tuple[Any, ...] = ()
     queues: Mapping[str, QueueInfo] = field(default_factory=dict)
+    queues_known: bool = False  # False: no broker view this pass (no broker, or it failed)
     streams: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # job_id → GetStatus
     cpu_samples: Mapping[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
     idle_queues_since: Mapping[str, float] = field(default_factory=dict)  # queue → first seen idle
@@ -194,7 +195,7 @@ def lost_rule(job: Any, ctx: _Ctx) -> Decision | None:
     if window is not None and (lease is None or o.lease_holder(lease) != job_id):
         return _job_decision(job, "Lost", f"Lease {labels.lease_name(window)} is not held by it")
     queue = labels.queue_name(job_id)
-    if o.job_mode(job) == "live" and ctx.snap.queues:
+    if o.job_mode(job) == "live" and ctx.snap.queues_known:
         since = ctx.snap.idle_queues_since.get(queue)
         if queue not in ctx.snap.queues:
             return _job_decision(job, "Lost", f"queue {queue} is gone")

@@ -20,7 +20,7 @@ from glue.errors import SpectrojobsError
 from glue.monitor import idle
 from glue.monitor import objects as o
 from glue.monitor.config import MonitorConfig
-from glue.monitor.policies import QueueInfo, Snapshot, track_idle_queues
+from glue.monitor.policies import QUEUE_RE, QueueInfo, Snapshot, track_idle_queues
 
 logger = logging.getLogger(__name__)
 
@@ -121,11 +121,8 @@ class Snapshotter:
         services, pvcs, leases = self.reader.services(), self.reader.pvcs(), self.reader.leases()
         ids = {o.job_id_of(x) for x in (*jobs, *services, *pvcs)} | {o.lease_holder(x) for x in leases}
         queues = self.queues((ids | set(self.known_job_ids())) - {""})
-        if self.sightings is not None:
-            idle_names = {name for name, info in queues.items() if info.consumers == 0}
-            self.state.idle_queues_since = self.sightings(idle_names, now)
-        else:
-            self.state.idle_queues_since = track_idle_queues(self.state.idle_queues_since, queues, now)
+        if queues is not None:
+            self.track_idle(queues, now)
         streams: dict = {}
         if self.cfg.idle_rule == "stream":
             streams = idle.read_statuses(idle.stream_targets(jobs, pods, services, self.cfg.stream_host))
@@ -136,18 +133,30 @@ class Snapshotter:
             )
         return Snapshot(
             jobs=jobs, pods=pods, services=services, pvcs=pvcs, leases=leases, nodes=self.reader.nodes(),
-            queues=queues, streams=streams, cpu_samples=dict(self.state.cpu_samples),
+            queues=queues or {}, queues_known=queues is not None, streams=streams,
+            cpu_samples=dict(self.state.cpu_samples),
             idle_queues_since=dict(self.state.idle_queues_since),
         )
 
-    def queues(self, job_ids: set[str]) -> dict[str, QueueInfo]:
+    def queues(self, job_ids: set[str]) -> dict[str, QueueInfo] | None:
+        """The jobs' queues, or None without a broker view (no broker configured, or it failed:
+        the pass goes on without queue rules, and the sightings are kept as they were)."""
         if self.queue_probe is None:
-            return {}
-        from glue.broker import list_queues_http
+            return None
+        from glue.broker import BrokerError, list_queues_http
 
         listed = list_queues_http(self.cfg.rabbitmq_api, self.cfg.amqp_url)
         if listed is not None:
-            from glue.monitor.policies import QUEUE_RE
-
             return {name: info for name, info in listed.items() if QUEUE_RE.match(name)}
-        return self.queue_probe.state(candidate_queues(job_ids))
+        try:
+            return self.queue_probe.state(candidate_queues(job_ids))
+        except BrokerError as exc:
+            logger.warning("no queue information this pass: %s", exc)
+            return None
+
+    def track_idle(self, queues: dict[str, QueueInfo], now: float) -> None:
+        if self.sightings is not None:
+            idle_names = {name for name, info in queues.items() if info.consumers == 0}
+            self.state.idle_queues_since = self.sightings(idle_names, now)
+        else:
+            self.state.idle_queues_since = track_idle_queues(self.state.idle_queues_since, queues, now)

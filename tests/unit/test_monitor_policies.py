@@ -45,6 +45,7 @@ def healthy(**extra: object) -> dict:
         "services": (FIX["service"],),
         "leases": (FIX["lease"],),
         "queues": {QUEUE: QueueInfo(QUEUE, 0, 1)},
+        "queues_known": True,
         "streams": {JOB_ID: {"clients": 1, "last_activity_unix": NOW - 1, "rows_sent": 10, "started_unix": NOW - 600}},
     }
     parts.update(extra)
@@ -98,6 +99,7 @@ CASES = {
                                               "started_unix": NOW - 600}}), "ClientGone"),
     "client connected": (healthy(streams={JOB_ID: {"clients": 2, "rows_sent": 0, "started_unix": NOW - 999}}), None),
     "no status (unreachable)": (healthy(streams={}), None),
+    "no broker view": (healthy(queues={}, queues_known=False), None),
     "max age": (healthy(jobs=(variant("job_running", status__startTime=ago(86400)),)), "DeadlineExceeded"),
     "user cancel": (healthy(jobs=(variant("job_running", metadata__annotations={
         "spectrojobs.io/cancel-requested": "alice"}),)), "UserCancel"),
