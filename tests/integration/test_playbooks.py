@@ -161,24 +161,29 @@ def test_live_job_declares_its_queue_and_cleanup_removes_it(play, k8s_api):
 
 def test_31st_create_is_refused_with_a_clear_message_and_leaves_nothing(play, k8s_api):
     from kubernetes import client
+    from kubernetes.client.rest import ApiException
 
     require_rabbitmq()
-    coord = client.CoordinationV1Api(k8s_api)
+    coord, batch = client.CoordinationV1Api(k8s_api), client.BatchV1Api(k8s_api)
+    jobs_before = {j.metadata.name for j in batch.list_namespaced_job(NS).items}
     made = []
     try:
-        for window in range(30):
+        for window in range(30):  # 30 windows held (by these leases or by jobs of other tests)
             body = {"metadata": {"name": f"window-{window}"},
                     "spec": {"holderIdentity": f"{window}-00000", "leaseDurationSeconds": 60}}
-            coord.create_namespaced_lease(NS, body)
-            made.append(window)
+            try:
+                coord.create_namespaced_lease(NS, body)
+                made.append(window)
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+        leases_before = {(le.metadata.name, le.metadata.uid) for le in coord.list_namespaced_lease(NS).items}
         refused = play("create.yml", job_owner="carol", wait_ready=False, gpu_count=0)
         assert refused.rc != 0
         assert refused.stats["reason"] == "NoWindowFree" and refused.stats["status"] == "failed"
         assert "no free window: all 30 windows" in refused.stats["message"]
-        assert not client.BatchV1Api(k8s_api).list_namespaced_job(NS).items
-        assert not [s for s in client.CoreV1Api(k8s_api).list_namespaced_service(NS).items]
-        holders = {le.spec.holder_identity for le in coord.list_namespaced_lease(NS).items}
-        assert holders == {f"{w}-00000" for w in range(30)}
+        assert {j.metadata.name for j in batch.list_namespaced_job(NS).items} == jobs_before
+        assert {(le.metadata.name, le.metadata.uid) for le in coord.list_namespaced_lease(NS).items} == leases_before
     finally:
         for window in made:
             coord.delete_namespaced_lease(f"window-{window}", NS)
@@ -199,22 +204,22 @@ def test_unschedulable_create_fails_fast_with_the_reason_and_rolls_back(play, k8
 def test_invalid_request_names_the_field_and_creates_nothing(play, k8s_api):
     from kubernetes import client
 
-    refused = play("create.yml", job_owner="erin", nfft=3000, wait_ready=False)
+    coord = client.CoordinationV1Api(k8s_api)
+    before = {le.metadata.uid for le in coord.list_namespaced_lease(NS).items}
+    refused = play("create.yml", job_owner="erin", nfft=3000, channel_min=9, channel_max=2, wait_ready=False)
     assert refused.rc != 0 and refused.stats["reason"] == "Invalid:nfft"
     assert "nfft=3000" in refused.stats["message"] and "power of two" in refused.stats["message"]
-    assert not client.CoordinationV1Api(k8s_api).list_namespaced_lease(NS).items
+    assert "Invalid:channels: channels.min=9 channels.max=2" in refused.stats["message"]
+    assert {le.metadata.uid for le in coord.list_namespaced_lease(NS).items} == before
 
 
 def test_check_mode_changes_nothing(play, k8s_api):
-    from kubernetes import client
-
     url = require_rabbitmq()
     checked = play("create.yml", check=True, job_owner="frank", job_id="7-00007", gpu_count=0)
     assert checked.rc == 0, checked.stdout[-3000:]
     assert checked.stats["check_mode"] is True and checked.stats["job_id"] == "7-00007"
     assert leftovers(k8s_api, "7-00007") == {"jobs": [], "pods": [], "services": [], "pvcs": [], "leases": []}
     assert not queue_exists(url, labels.queue_name("7-00007"))
-    assert not client.CoreV1Api(k8s_api).list_namespaced_service(NS).items
 
 
 def test_export_job_writes_files_to_its_output_pvc_which_outlives_the_job_until_cleanup(
