@@ -99,3 +99,15 @@ def test_every_playbook_has_an_awx_survey_whose_variables_it_reads(name):
     playbook = (ROOT / "playbooks" / f"{name}.yml").read_text()
     for question in survey["spec"]:
         assert question["variable"] in playbook, f"{name}.yml never reads {question['variable']}"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
+def test_role_readme_variables_are_generated_from_argument_specs(role: Path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from roles_render import variables_table
+
+    text = (role / "README.md").read_text()
+    assert variables_table(role.name) in text, (
+        f"{role.name}/README.md is out of date: run python tests/unit/roles_render.py")
