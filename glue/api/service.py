@@ -81,6 +81,9 @@ class JobService:
         return self.cache.held_windows() | reserved
 
     def _reserve(self, owner: str, mode: str, extravars: dict[str, Any], fields: dict[str, Any]) -> PendingCreate:
+        if not self.cache.synced():  # admission needs the cluster's leases: refuse rather than guess
+            raise ApiError(503, "NotReady", "the cluster cache is not synced yet; retry shortly",
+                           headers={"Retry-After": "2"})
         with self._lock:
             held = self.cache.held_windows() | {p.window for p in self._pending.values()}
             free = [w for w in range(self.max_windows) if w not in held]
@@ -197,22 +200,36 @@ class JobService:
 
     # -- delete --------------------------------------------------------------------------------
     def delete(self, identity_name: str, admin: bool, job_id: str, respond_async: bool) -> dict[str, Any]:
+        """Owner or admin only. A create in flight is cancelled (its process tree killed) first,
+        then cleanup.yml removes whatever exists. Async: answered at once, done in the background."""
         view = self.view(job_id)
         if not admin and view.get("owner") != owner_hash(identity_name):
             raise ApiError(403, "Forbidden", f"job {job_id!r} belongs to another client; only its "
                            "owner or an admin may delete it")
         with self._lock:
             pending = self._pending.get(job_id)
-        if pending is not None:  # stop the create first; cleanup then removes whatever it made
+        if pending is not None:
             pending.handle.cancel()
-            pending.handle.wait(60)
+        if respond_async:
+            threading.Thread(target=self._cleanup_logged, args=(identity_name, job_id, view, pending),
+                             daemon=True).start()
+            return {"job_id": job_id, "status": "Deleting"}
+        result = self._cleanup(identity_name, job_id, view, pending)
+        return {"job_id": job_id, "status": "Deleted", "run_id": result.ident, "result": result.stats}
+
+    def _cleanup_logged(self, identity_name: str, job_id: str, view: dict, pending: PendingCreate | None) -> None:
+        try:
+            self._cleanup(identity_name, job_id, view, pending)
+        except Exception:  # a background thread's boundary: the job stays visible, the monitor retries
+            logger.exception("background cleanup of %s failed", job_id)
+
+    def _cleanup(self, identity_name: str, job_id: str, view: dict, pending: PendingCreate | None) -> RunResult:
+        if pending is not None:  # wait until the cancelled create has ended and been accounted for
+            pending.settled.wait(self.config["CREATE_TIMEOUT_S"] + 120)
         extravars: dict[str, Any] = {"job_ids": [job_id], "cleanup_reason": "UserCancel"}
         if view.get("uid"):
             extravars["job_uids"] = {job_id: view["uid"]}
-        handle = self.runner.submit("cleanup.yml", extravars, timeout_s=self.config["CLEANUP_TIMEOUT_S"])
-        if respond_async:
-            return {"job_id": job_id, "status": "Deleting", "run_id": handle.ident}
-        result = handle.wait()
+        result = self.runner.submit("cleanup.yml", extravars, timeout_s=self.config["CLEANUP_TIMEOUT_S"]).wait()
         assert result is not None
         if not result.ok:
             raise ApiError(502, "CleanupFailed", f"cleanup of {job_id} failed: {result.status}",
@@ -221,4 +238,4 @@ class JobService:
             self._metadata.pop(job_id, None)
             self._failed.pop(job_id, None)
         self._record(job_id, "Deleted", "UserCancel", identity_name, view.get("uid"))
-        return {"job_id": job_id, "status": "Deleted", "run_id": result.ident, "result": result.stats}
+        return result

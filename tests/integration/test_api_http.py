@@ -200,10 +200,11 @@ def test_admission_is_exact_and_nothing_leaks(api):
         status, answer, _ = api.call("DELETE", f"/job/{body['job_id']}", who="root",
                                      headers={"Prefer": "respond-async"})
         assert status == 202, answer
-    runner = api.app.extensions["spectrojobs.runner"]
-    deadline = time.monotonic() + 240
-    while (runner.queue_depth() or runner.running()) and time.monotonic() < deadline:
+    left, deadline = {b["job_id"] for b in accepted}, time.monotonic() + 240
+    while left and time.monotonic() < deadline:
+        left = {job_id for job_id in left if api.call("GET", f"/job/{job_id}", who="root")[0] != 404}
         time.sleep(0.5)
+    assert left == set()
     assert api.wait_nothing_left() == {}
     assert api.app.extensions["spectrojobs.service"].windows_in_use() == set()
 
