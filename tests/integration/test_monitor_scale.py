@@ -104,12 +104,14 @@ def test_killed_mid_pass_then_restarted_leaks_nothing_and_records_once(k8s_api, 
         wait_for("the pass to start deleting", lambda: jobs_left(objs) < len(ids) or proc.poll() is not None,
                  timeout=120, step=0.05)
         left_at_kill = jobs_left(objs)
-        if proc.poll() is None:
+        killed = proc.poll() is None
+        if killed:
             kill_tree(proc.pid)  # the monitor and its cleanup.yml run, as a pod kill would
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
+    assert killed, "the pass ended before it could be killed"
     print(f"\nkilled with {left_at_kill} of {len(ids)} jobs left")
     report = run_once(env)
     assert len(report["decisions"]) <= left_at_kill
