@@ -11,6 +11,7 @@ from ansible.module_utils.spectrojobs_k8s import (
     KUBERNETES_IMPORT_ERROR,
     ApiException,
     api_error_message,
+    call_json,
     get_or_none,
     load_api_client,
 )
@@ -67,27 +68,23 @@ class Applier:
 
         self.module = module
         self.ns = module.params["namespace"]
-        self.ser = api_client.sanitize_for_serialization
         self.apis = {name: getattr(client, name)(api_client) for name, _suffix in KINDS.values()}
         self.dry_run = "All" if module.check_mode else None
 
-    def _call(self, kind, verb, *args, **kwargs):
+    def _method(self, kind, verb):
         api_name, suffix = KINDS[kind]
-        return getattr(self.apis[api_name], f"{verb}_{suffix}")(*args, **kwargs)
+        return getattr(self.apis[api_name], f"{verb}_{suffix}")
 
     def apply_one(self, manifest):
         kind, name = manifest["kind"], manifest["metadata"]["name"]
         if kind not in KINDS:
             raise SpectrojobsModuleError("Invalid:kind", f"kind {kind!r} of {name} is not one of {sorted(KINDS)}")
-        live = get_or_none(lambda: self._call(kind, "read", name, self.ns))
+        live = get_or_none(self._method(kind, "read"), name, self.ns)
         if live is None:
-            created = self._call(kind, "create", self.ns, manifest, dry_run=self.dry_run)
-            return "created", self.ser(created)
-        live = self.ser(live)
+            return "created", call_json(self._method(kind, "create"), self.ns, manifest, dry_run=self.dry_run)
         if is_subset(manifest, live):
             return "unchanged", live
-        patched = self._call(kind, "patch", name, self.ns, manifest, dry_run=self.dry_run)
-        return "patched", self.ser(patched)
+        return "patched", call_json(self._method(kind, "patch"), name, self.ns, manifest, dry_run=self.dry_run)
 
     def apply(self, definitions):
         uids, objects = {}, []

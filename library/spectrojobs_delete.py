@@ -98,7 +98,7 @@ def main():
             call = getattr(apis[api_name], f"delete_{suffix}")
             try:
                 call(obj["name"], params["namespace"], body=delete_options(obj),
-                     dry_run="All" if module.check_mode else None)
+                     dry_run="All" if module.check_mode else None, _preload_content=False)
                 outcome = "deleted"
             except ApiException as exc:
                 if exc.status == 404:

@@ -22,6 +22,7 @@ from ansible.module_utils.spectrojobs_k8s import (
     ApiException,
     api_error_message,
     get_or_none,
+    items,
     load_api_client,
 )
 
@@ -78,35 +79,35 @@ class Reader:
 
         self.p = params
         self.ns = params["namespace"]
-        self.ser = api_client.sanitize_for_serialization
         self.core = client.CoreV1Api(api_client)
         self.batch = client.BatchV1Api(api_client)
         self.coord = client.CoordinationV1Api(api_client)
 
     def _get(self, call, name):
-        obj = get_or_none(call, name, self.ns)
-        return self.ser(obj) if obj is not None else None
+        return get_or_none(call, name, self.ns)
 
     def all_job_ids(self):
         ids = set()
-        for job in self.batch.list_namespaced_job(self.ns, label_selector=self.p["managed_selector"]).items:
-            job_id = (job.metadata.labels or {}).get(self.p["job_label"])
+        for job in items(self.batch.list_namespaced_job, self.ns, label_selector=self.p["managed_selector"]):
+            job_id = (job["metadata"].get("labels") or {}).get(self.p["job_label"])
             if job_id:
                 ids.add(job_id)
-        for lease in self.coord.list_namespaced_lease(self.ns).items:
-            if window_of_lease_name(lease.metadata.name, self.p["lease_prefix"]) is not None and lease.spec.holder_identity:
-                ids.add(lease.spec.holder_identity)
+        for lease in items(self.coord.list_namespaced_lease, self.ns):
+            holder = (lease.get("spec") or {}).get("holderIdentity")
+            if window_of_lease_name(lease["metadata"]["name"], self.p["lease_prefix"]) is not None and holder:
+                ids.add(holder)
         return sorted(ids, key=lambda j: [int(x) if x.isdigit() else x for x in j.split("-")])
 
     def events_for(self, names):
-        items = self.core.list_namespaced_event(self.ns).items
-        return [self.ser(e) for e in items if e.involved_object and e.involved_object.name in names]
+        events = []
+        for name in sorted(names):
+            events += items(self.core.list_namespaced_event, self.ns, field_selector=f"involvedObject.name={name}")
+        return events
 
     def read(self, job_id):
         window, _unique = parse_job_id(job_id, 10000)
         job = self._get(self.batch.read_namespaced_job, f"grpc-job-{job_id}")
-        pods = [self.ser(p) for p in self.core.list_namespaced_pod(
-            self.ns, label_selector="{}={}".format(self.p["job_label"], job_id)).items]
+        pods = items(self.core.list_namespaced_pod, self.ns, label_selector="{}={}".format(self.p["job_label"], job_id))
         service = self._get(self.core.read_namespaced_service, f"grpc-service-{job_id}")
         lease = self._get(self.coord.read_namespaced_lease, f"{self.p['lease_prefix']}{window}")
         pvcs = {}
@@ -152,8 +153,9 @@ class Reader:
         for pod in objects["pods"]:
             path = os.path.join(target, "{}.log".format(pod["metadata"]["name"]))
             try:
-                text = self.core.read_namespaced_pod_log(
-                    pod["metadata"]["name"], self.ns, tail_lines=self.p["log_tail_lines"])
+                response = self.core.read_namespaced_pod_log(
+                    pod["metadata"]["name"], self.ns, tail_lines=self.p["log_tail_lines"], _preload_content=False)
+                text = response.data.decode("utf-8", errors="replace")
             except ApiException as exc:
                 text = f"log unavailable: {api_error_message(exc)}\n"
             with open(path, "w") as handle:

@@ -19,6 +19,7 @@ from ansible.module_utils.spectrojobs_k8s import (
     ApiException,
     api_error_message,
     get_or_none,
+    items,
     load_api_client,
 )
 
@@ -93,14 +94,13 @@ class Watcher:
         from kubernetes import client
 
         self.p = module.params
-        self.ser = api_client.sanitize_for_serialization
         self.core = client.CoreV1Api(api_client)
         self.batch = client.BatchV1Api(api_client)
 
     def pods(self):
         selector = "{}={}".format(self.p["job_label"], self.p["job_id"])
-        items = self.core.list_namespaced_pod(self.p["namespace"], label_selector=selector).items
-        return [self.ser(p) for p in items if not p.metadata.deletion_timestamp]
+        pods = items(self.core.list_namespaced_pod, self.p["namespace"], label_selector=selector)
+        return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
     def pvc_phases(self, pod):
         phases = {}
@@ -108,18 +108,20 @@ class Watcher:
             claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
             if claim:
                 pvc = get_or_none(self.core.read_namespaced_persistent_volume_claim, claim, self.p["namespace"])
-                phases[claim] = pvc.status.phase if pvc is not None else "Missing"
+                phases[claim] = (pvc.get("status") or {}).get("phase", "Pending") if pvc is not None else "Missing"
         return phases
 
     def job(self):
         job = get_or_none(self.batch.read_namespaced_job, self.p["job_name"], self.p["namespace"])
         if job is None:
             raise SpectrojobsModuleError("Failed:JobMissing", "Job {} does not exist".format(self.p["job_name"]))
-        return self.ser(job)
+        return job
 
     def node_port(self):
-        service = self.core.read_namespaced_service(self.p["service_name"], self.p["namespace"])
-        return service.spec.ports[0].node_port
+        service = get_or_none(self.core.read_namespaced_service, self.p["service_name"], self.p["namespace"])
+        if service is None:
+            raise SpectrojobsModuleError("Failed:ServiceMissing", f"Service {self.p['service_name']} does not exist")
+        return service["spec"]["ports"][0].get("nodePort")
 
     def check_once(self, pending_for):
         """A result dict when ready; None to keep waiting; raises when it never will be."""

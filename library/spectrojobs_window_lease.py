@@ -19,7 +19,9 @@ from ansible.module_utils.spectrojobs_k8s import (
     KUBERNETES_IMPORT_ERROR,
     ApiException,
     api_error_message,
+    call_json,
     get_or_none,
+    items,
     load_api_client,
     micro_time_now,
 )
@@ -91,14 +93,12 @@ class Admission:
         self.module = module
         self.params = module.params
         self.api = api
-        self.client = api.api_client
 
     def _name(self, window):
         return f"{self.params['lease_prefix']}{window}"
 
     def _read(self, name):
-        lease = get_or_none(self.api.read_namespaced_lease, name, self.params["namespace"])
-        return self.client.sanitize_for_serialization(lease) if lease is not None else None
+        return get_or_none(self.api.read_namespaced_lease, name, self.params["namespace"])
 
     def _create(self, name, job_id, window):
         """The created Lease as a dict, or None on 409 (slot taken)."""
@@ -106,12 +106,12 @@ class Admission:
         if self.module.check_mode:
             return body
         try:
-            created = self.api.create_namespaced_lease(self.params["namespace"], body)
+            created = call_json(self.api.create_namespaced_lease, self.params["namespace"], body)
         except ApiException as exc:
             if exc.status == 409:
                 return None
             raise
-        return self.client.sanitize_for_serialization(created)
+        return created
 
     def fixed(self, job_id):
         window, _unique = parse_job_id(job_id, self.params["max_windows"])
@@ -135,8 +135,8 @@ class Admission:
     def any_free(self):
         max_windows = self.params["max_windows"]
         prefix = self.params["lease_prefix"]
-        listed = self.api.list_namespaced_lease(self.params["namespace"])
-        held = [window_of_lease_name(item.metadata.name, self.params["lease_prefix"]) for item in listed.items]
+        listed = items(self.api.list_namespaced_lease, self.params["namespace"])
+        held = [window_of_lease_name(item["metadata"]["name"], prefix) for item in listed]
         for window in free_windows([w for w in held if w is not None], max_windows):
             job_id = f"{window}-{secrets.randbelow(100000):05d}"
             created = self._create(self._name(window), job_id, window)
