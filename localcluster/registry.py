@@ -15,7 +15,15 @@ from typing import Any
 
 from localcluster import errors, strategies
 from localcluster.deletion import DeleteOptions, plan_delete
-from localcluster.managed import DEFAULT_MANAGER, apply_to, record_manager
+from localcluster.managed import (
+    DEFAULT_MANAGER,
+    apply_conflicts,
+    apply_to,
+    changed_paths,
+    conflict_error,
+    paths_of,
+    record_manager,
+)
 from localcluster.namespaces import NamespaceRules
 from localcluster.objects import (
     STATUS_RESET_ON_CREATE,
@@ -134,7 +142,8 @@ class Registry:
             new.pop("status", None)
         new = strategies.prepare_for_create(rtype.plural, new, now, metadata["uid"])
         strategies.validate(rtype.plural, new)
-        return record_manager(new, manager, operation, rtype.group_version, body, None, format_time(now))
+        return record_manager(new, manager, operation, rtype.group_version, paths_of(body), set(), None,
+                              format_time(now))
 
     # ---- update (PUT) ----------------------------------------------------------------------
 
@@ -156,7 +165,7 @@ class Registry:
                 raise errors.conflict(rtype.qualified, name)
             new = self._apply_write_rules(rtype, old, body, subresource)
             return self._commit_update(rtype, old, new, dry_run=dry_run, manager=manager,
-                                       operation="Update", subresource=subresource, fields=body)
+                                       subresource=subresource)
 
     def update_status(self, resource: str, obj: Obj, **kwargs: Any) -> Obj:
         return self.update(resource, obj, subresource="status", **kwargs)
@@ -191,6 +200,9 @@ class Registry:
             else:
                 _check_apply_identity(body, name, ns)
                 patched = apply_to(old, body, manager)
+                conflicts = [] if force else apply_conflicts(old, patched, body, manager)
+                if conflicts:
+                    raise conflict_error(rtype.plural, rtype.group, name, conflicts)
             patched = with_type(patched, rtype)
             if meta(patched).get("name") != name:
                 raise errors.bad_request("metadata.name: the name of a patched object cannot change")
@@ -198,10 +210,9 @@ class Registry:
             if given and given != rv_of(old):
                 raise errors.conflict(rtype.qualified, name)
             new = self._apply_write_rules(rtype, old, patched, subresource)
-            operation = "Apply" if patch_type == APPLY_PATCH else "Update"
-            fields = body if isinstance(body, dict) else patched
+            applied = body if patch_type == APPLY_PATCH else None
             return self._commit_update(rtype, old, new, dry_run=dry_run, manager=manager,
-                                       operation=operation, subresource=subresource, fields=fields), False
+                                       subresource=subresource, applied=applied), False
 
     # ---- shared update path --------------------------------------------------------------
 
@@ -232,7 +243,9 @@ class Registry:
         return {**body, "metadata": metadata}
 
     def _commit_update(self, rtype: ResourceType, old: Obj, new: Obj, *, dry_run: bool, manager: str,
-                       operation: str, subresource: str | None, fields: Any) -> Obj:
+                       subresource: str | None, applied: Obj | None = None) -> Obj:
+        """Strategies, allocation, no-op check, field ownership, commit. `applied`: the
+        configuration of an apply-patch (None for every other write)."""
         resource = rtype.plural
         if subresource == "status":
             new = strategies.prepare_status_update(resource, old, new)
@@ -243,7 +256,12 @@ class Registry:
             new = self.services.on_update(old, new, dry_run)
         if same_content(old, new):
             return deep(old)
-        new = record_manager(new, manager, operation, rtype.group_version, fields, subresource,
+        changed = changed_paths(old, new)
+        if applied is not None:
+            owned, taken, operation = paths_of(applied), changed & paths_of(applied), "Apply"
+        else:
+            owned, taken, operation = changed, changed, "Update"
+        new = record_manager(new, manager, operation, rtype.group_version, owned, taken, subresource,
                              format_time(CLOCK.utcnow()))
         if dry_run:
             return new
@@ -299,9 +317,7 @@ class Registry:
                 return
             kept = [f for f in finalizers_of(old) if f != finalizer]
             new = with_metadata(old, finalizers=kept or None)
-            self._commit_update(rtype, old, new, dry_run=False, manager=DEFAULT_MANAGER,
-                                operation="Update", subresource=None,
-                                fields={"metadata": {"finalizers": kept}})
+            self._commit_update(rtype, old, new, dry_run=False, manager=DEFAULT_MANAGER, subresource=None)
 
     # ---- subresources and events -----------------------------------------------------------
 

@@ -284,6 +284,20 @@ def test_apply_patch_creates_with_201_and_needs_field_manager(cluster):
     status, _, again = raw(cluster, "PATCH", f"{path}?fieldManager=t&force=false", body,
                            "application/apply-patch+yaml")
     assert status == 200 and again["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+    status, _, _ = raw(cluster, "PATCH", path, {"spec": {"holderIdentity": "edited"}}, "application/merge-patch+json")
+    assert status == 200  # another manager (no User-Agent: "unknown") now owns spec.holderIdentity
+    change = {**body, "spec": {"holderIdentity": "b"}}
+    status, _, conflict = raw(cluster, "PATCH", f"{path}?fieldManager=t&force=false", change,
+                              "application/apply-patch+yaml")
+    assert status == 409 and conflict["reason"] == "Conflict"
+    assert conflict["message"].startswith("Apply failed with 1 conflict: conflict with ")
+    assert conflict["message"].endswith(": .spec.holderIdentity")
+    assert conflict["details"]["causes"][0]["type"] == "FieldManagerConflict"
+    status, _, forced = raw(cluster, "PATCH", f"{path}?fieldManager=t&force=true", change,
+                            "application/apply-patch+yaml")
+    assert status == 200 and forced["spec"]["holderIdentity"] == "b"
+    owners = {e["manager"]: e["fieldsV1"] for e in forced["metadata"]["managedFields"]}
+    assert owners["t"] == {"f:spec": {"f:holderIdentity": {}}} and len(owners) == 1
 
 
 def test_service_allocation_errors_have_the_real_shape(k8s_api):

@@ -9,7 +9,15 @@ import pytest
 from localcluster import errors
 from localcluster.deletion import DeleteOptions, gc_finalizers, parse_delete_options, plan_delete
 from localcluster.discovery import api_group_list, resource_list
-from localcluster.managed import apply_to, manager_from_user_agent, record_manager
+from localcluster.managed import (
+    apply_conflicts,
+    apply_to,
+    changed_paths,
+    conflict_error,
+    manager_from_user_agent,
+    paths_of,
+    record_manager,
+)
 from localcluster.routing import DiscoveryRoute, ResourceRoute, resolve
 from localcluster.store import Event
 from localcluster.watch import parse_since, transform
@@ -102,18 +110,45 @@ def test_parse_since():
     assert parse_since("12", None) == 12 and parse_since("12", True) is None
 
 
-def test_managed_fields_one_entry_per_manager_and_apply_prunes_dropped_fields():
-    obj = {"metadata": {"name": "o"}, "spec": {"a": 1}}
-    once = record_manager(obj, "m", "Update", "v1", {"spec": {"a": 1}}, None, "t1")
-    twice = record_manager(once, "m", "Update", "v1", {"spec": {"a": 1}}, None, "t2")
-    assert len(twice["metadata"]["managedFields"]) == 1
-    assert twice["metadata"]["managedFields"][0]["fieldsV1"] == {"f:spec": {"f:a": {}}}
-    applied = record_manager({**obj, "spec": {"a": 1, "b": 2}}, "ssa", "Apply", "v1",
-                             {"spec": {"a": 1, "b": 2}}, None, "t3")
-    pruned = apply_to(applied, {"spec": {"a": 1}}, "ssa")
-    assert pruned["spec"] == {"a": 1}
-    assert "f:spec" in applied["metadata"]["managedFields"][0]["fieldsV1"]
-    assert obj == {"metadata": {"name": "o"}, "spec": {"a": 1}}  # inputs untouched
+def test_updates_gain_the_fields_they_change_and_others_lose_them():
+    obj = {"metadata": {"name": "o"}, "spec": {"a": 1, "b": 1}}
+    created = record_manager(obj, "creator", "Update", "v1", paths_of(obj), set(), None, "t1")
+    assert created["metadata"]["managedFields"][0]["fieldsV1"] == {"f:spec": {"f:a": {}, "f:b": {}}}
+    changed = {**created, "spec": {"a": 2, "b": 1}}
+    owned = changed_paths(created, changed)
+    assert owned == {("spec", "a")}
+    updated = record_manager(changed, "editor", "Update", "v1", owned, owned, None, "t2")
+    fields = {e["manager"]: e["fieldsV1"] for e in updated["metadata"]["managedFields"]}
+    assert fields == {"creator": {"f:spec": {"f:b": {}}}, "editor": {"f:spec": {"f:a": {}}}}
+    again = record_manager(updated, "editor", "Update", "v1", set(), set(), None, "t3")
+    assert len(again["metadata"]["managedFields"]) == 2  # one entry per manager and operation
+    assert obj == {"metadata": {"name": "o"}, "spec": {"a": 1, "b": 1}}  # inputs untouched
+
+
+def test_apply_conflicts_only_on_values_another_manager_owns_and_would_change():
+    live = record_manager({"metadata": {"name": "o"}, "spec": {"a": 1, "b": 1}}, "creator", "Update", "v1",
+                          {("spec", "a"), ("spec", "b")}, set(), None, "t1")
+    same = {"spec": {"a": 1}}
+    assert apply_conflicts(live, apply_to(live, same, "ssa"), same, "ssa") == []
+    different = {"spec": {"a": 2, "b": 1}}
+    conflicts = apply_conflicts(live, apply_to(live, different, "ssa"), different, "ssa")
+    assert conflicts == [('"creator" using v1', ("spec", "a"))]
+    error = conflict_error("leases", "coordination.k8s.io", "o", conflicts)
+    assert error.code == 409 and error.reason == "Conflict"
+    assert error.message == 'Apply failed with 1 conflict: conflict with "creator" using v1: .spec.a'
+    assert error.details["causes"] == [{"type": "FieldManagerConflict", "field": ".spec.a",
+                                        "message": 'conflict with "creator" using v1'}]
+    two = conflict_error("leases", "", "o", [('"m"', ("spec", "a")), ('"m"', ("spec", "b"))])
+    assert two.message == 'Apply failed with 2 conflicts: conflicts with "m":\n- .spec.a\n- .spec.b'
+
+
+def test_apply_drops_fields_it_stopped_applying_unless_someone_else_owns_them():
+    base = {"metadata": {"name": "o"}, "spec": {"a": 1, "b": 2, "c": 3}}
+    applied = record_manager(base, "ssa", "Apply", "v1", {("spec", "a"), ("spec", "b"), ("spec", "c")},
+                             set(), None, "t1")
+    shared = record_manager(applied, "other", "Update", "v1", {("spec", "c")}, set(), None, "t2")
+    pruned = apply_to(shared, {"spec": {"a": 1}}, "ssa")
+    assert pruned["spec"] == {"a": 1, "c": 3}
 
 
 def test_default_field_manager_is_the_user_agent_product():
