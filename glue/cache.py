@@ -75,6 +75,7 @@ class ClusterCache:
         self._threads: list[threading.Thread] = []
         self.last_event_at: float | None = None
         self.relists = 0
+        self.expired = 0  # watches answered 410 Gone (each followed by a relist)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> ClusterCache:
@@ -154,6 +155,7 @@ class ClusterCache:
                 resource_version = self._watch(kind, resource_version)
             except Gone:
                 logger.info("watch of %s expired (410): relisting", kind)
+                self.expired += 1
                 resource_version = None
             except Exception as exc:  # the loop's one boundary: log, back off, relist
                 if self._stop.is_set():
