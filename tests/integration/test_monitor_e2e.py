@@ -282,3 +282,27 @@ def test_watch_wakes_the_loop_and_counts_restarts(k8s_api, ns) -> None:
         assert pod_phase(objs, job_id) == "Failed" or job_condition(objs, job_id, "Failed")
     finally:
         watcher.stop()
+
+
+def test_legacy_cpu_idle_rule_reads_pod_metrics(k8s_api, ns) -> None:
+    from glue.monitor.config import MonitorConfig
+    from glue.monitor.policies import decide
+    from glue.monitor.snapshot import ClusterReader, Snapshotter
+
+    objs = Objects(k8s_api, ns)
+    job_id = new_job_id(4)
+    job = objs.job(job_id, SLEEP)
+    objs.service(job_id, job["metadata"]["uid"])
+    objs.lease(job_id)
+    wait_for("the pod running", lambda: pod_phase(objs, job_id) == "Running")
+    cfg = MonitorConfig(namespace=ns, idle_rule="cpu", cpu_idle_checks=3, cpu_idle_spacing=0.5,
+                        orphan_grace=0, amqp_url="")
+    snapshotter = Snapshotter(cfg, ClusterReader(k8s_api, ns))
+
+    def idle_decision() -> list:
+        now = time.time()
+        return [d for d in decide(snapshotter.take(now), now, cfg) if d.job_id == job_id]
+
+    [decision] = wait_for("three low-CPU checks", idle_decision, timeout=60, step=0.5)
+    assert (decision.reason, decision.action) == ("Idle", "cleanup")
+    assert len(snapshotter.state.cpu_samples[job_id]) == 3
