@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -29,15 +30,21 @@ FLOOR = """\
 """
 
 
-def playbook(path: Path, env: dict, *extra: str) -> float:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def playbook(path: Path, env: dict, *extra: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of ansible-playbook and every process it waited for)."""
     argv = [str(Path(sys.executable).parent / "ansible-playbook"), str(path), "-i", str(REPO / "inventories" / "local"),
             *extra]
-    start = time.perf_counter()
+    cpu, start = children_cpu(), time.perf_counter()
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{path.name} failed:\n{done.stdout[-3000:]}")
-    return elapsed
+    return elapsed, children_cpu() - cpu
 
 
 def main() -> int:
@@ -57,7 +64,8 @@ def main() -> int:
                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
         floor_file = Path(tmp) / "floor.yml"
         floor_file.write_text(FLOOR)
-        times: dict[str, list[float]] = {"floor": [], "create": [], "create (unchanged re-run)": [], "cleanup": []}
+        times: dict[str, list[tuple[float, float]]] = {
+            "floor": [], "create": [], "create (unchanged re-run)": [], "cleanup": []}
         for run in range(args.runs):
             job_id = f"5-{run:05d}"
             times["floor"].append(playbook(floor_file, env))
@@ -67,11 +75,13 @@ def main() -> int:
                 REPO / "playbooks" / "create.yml", env, "-e", f"job_id={job_id}", "-e", "wait_ready=false",
                 "-e", "gpu_count=0"))
             times["cleanup"].append(playbook(REPO / "playbooks" / "cleanup.yml", env, "-e", f"job_ids={job_id}"))
-        floor = statistics.median(times["floor"])
+        floor = statistics.median(w for w, _c in times["floor"])
+        floor_cpu = statistics.median(c for _w, c in times["floor"])
         print(f"runs={args.runs} load={os.getloadavg()[0]:.1f} cpus={os.cpu_count()}")
         for name, values in times.items():
-            median = statistics.median(values)
-            print(f"{name:28s} {median:6.2f} s  {median / floor:5.2f}x floor  (runs: {', '.join(f'{v:.2f}' for v in values)})")
+            wall, cpu = statistics.median(w for w, _c in values), statistics.median(c for _w, c in values)
+            print(f"{name:26s} wall {wall:6.2f} s {wall / floor:5.2f}x floor | cpu {cpu:5.2f} s "
+                  f"{cpu / floor_cpu:5.2f}x floor | walls {', '.join(f'{w:.2f}' for w, _c in values)}")
     return 0
 
 

@@ -252,3 +252,37 @@ def test_export_job_writes_files_to_its_output_pvc_which_outlives_the_job_until_
     assert cleaned.rc == 0, cleaned.stdout[-3000:]
     assert f"PersistentVolumeClaim/{job_id}-output-pvc" in cleaned.stats["jobs"][0]["deleted"]
     assert wait_gone(k8s_api, job_id) == {"jobs": [], "pods": [], "services": [], "pvcs": [], "leases": []}
+
+
+def test_verify_reports_every_check_of_the_local_cluster(play):
+    require_rabbitmq()
+    verified = play("verify.yml")
+    assert verified.rc == 0, verified.stdout[-3000:]
+    checks = verified.stats["checks"]
+    assert set(checks) >= {"api_version", "namespace", "permissions", "gpu_capacity", "broker", "image"}
+    assert all(check["ok"] for check in checks.values()), checks
+    assert checks["gpu_capacity"]["value"]["allocatable"] == 4  # the fixture's nvidia.com/gpu.shared
+
+
+def test_deploy_in_check_mode_and_rendered_manifests_validate(tmp_path):
+    import json
+
+    import kubernetes_validate
+    import yaml
+
+    secrets = {"platform_amqp_url": "amqp://u:p@broker:5672/%2F", "platform_api_tokens": [
+        {"identity": "ops", "token": "t0ken", "admin": True}], "deploy_apply": False,
+        "platform_manifest_dir": str(tmp_path / "platform")}
+    checked = run_playbook(tmp_path, tmp_path / "no-kubeconfig", "deploy.yml", dict(secrets), check=True)
+    assert checked.rc == 0, checked.stdout[-3000:]
+    assert checked.stats["status"] == "rendered" and checked.stats["check_mode"] is True
+    assert "Deployment/spectrojobs-monitor" in checked.stats["objects"]
+    assert not (tmp_path / "platform").exists()
+    assert "t0ken" not in checked.stdout and "u:p@broker" not in checked.stdout
+
+    rendered = run_playbook(tmp_path, tmp_path / "no-kubeconfig", "deploy.yml", dict(secrets))
+    assert rendered.rc == 0, rendered.stdout[-3000:]
+    docs = yaml.safe_load((tmp_path / "platform" / "platform.yml").read_text())
+    assert "Secret" not in {d["kind"] for d in docs}
+    for doc in docs:
+        kubernetes_validate.validate(json.loads(json.dumps(doc)), "1.33.0", strict=True)
