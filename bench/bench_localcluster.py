@@ -1,4 +1,4 @@
-"""Local cluster API benchmark: create/get/delete throughput, labelled list over 1,000 Jobs and watch
+"""Local cluster API benchmark: create/get/patch/delete throughput, labelled list over 1,000 Jobs and watch
 event latency, as ratios against a bare `GET /version` round trip measured in the same process.
 
 Run: .venv/bin/python -m bench.bench_localcluster [--jobs 1000] [--watch-events 100]
@@ -37,6 +37,13 @@ class Client:
         self.conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
         response = self.conn.getresponse()
         return response.status, response.read()
+
+    def patch(self, path: str, body: object) -> int:
+        self.conn.request("PATCH", path, body=json.dumps(body),
+                          headers={"Content-Type": "application/strategic-merge-patch+json"})
+        response = self.conn.getresponse()
+        response.read()
+        return response.status
 
     def close(self) -> None:
         self.conn.close()
@@ -108,6 +115,8 @@ def run(jobs: int, watch_events: int) -> dict:
         anchor = timed(500, lambda i: check(client.call("GET", "/version")[0], 200, "version"))
         create = timed(jobs, lambda i: check(client.call("POST", JOBS, job(i))[0], 201, "create"))
         get = timed(jobs, lambda i: check(client.call("GET", f"{JOBS}/bench-{i}")[0], 200, "get"))
+        patch = timed(jobs, lambda i: check(client.patch(f"{JOBS}/bench-{i}", {"metadata": {"labels": {"p": "1"}}}),
+                                            200, "patch"))
         labelled = timed(10, lambda i: check(client.call("GET", f"{JOBS}?labelSelector=half%3Da,bench%3D1")[0],
                                             200, "list"))
         full = timed(10, lambda i: check(client.call("GET", JOBS)[0], 200, "list"))
@@ -122,13 +131,15 @@ def run(jobs: int, watch_events: int) -> dict:
         "ratios_to_anchor": {
             "create_job": round(create / anchor, 2),
             "get_job": round(get / anchor, 2),
+            "patch_job_labels": round(patch / anchor, 2),
             "delete_job_background": round(delete / anchor, 2),
             f"list_{jobs // 2}_of_{jobs}_jobs_by_label": round(labelled / anchor, 1),
             f"list_all_{jobs}_jobs": round(full / anchor, 1),
             "watch_event_latency_median": round(latency / anchor, 2),
         },
         "throughput_per_second": {
-            "create": round(1 / create), "get": round(1 / get), "delete": round(1 / delete)},
+            "create": round(1 / create), "get": round(1 / get), "patch": round(1 / patch),
+            "delete": round(1 / delete)},
     }
 
 

@@ -72,7 +72,7 @@ def list_body(route: ResourceRoute, items: list[Obj], rv: int) -> dict[str, Any]
 
 class Endpoints:
     def __init__(self, registry: Registry, bookmark_interval: float = 60.0) -> None:
-        self.registry = registry
+        self.registry = registry.attached()
         self.store = registry.store
         self.bookmark_interval = bookmark_interval
 

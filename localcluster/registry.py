@@ -7,14 +7,13 @@ commit. The HTTP layer and the controllers share these methods, so both see the 
 
 from __future__ import annotations
 
-import logging
-import time
+import copy
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from localcluster import errors, strategies
 from localcluster.deletion import DeleteOptions, plan_delete
+from localcluster.events import EventRecorder
 from localcluster.managed import (
     DEFAULT_MANAGER,
     apply_conflicts,
@@ -50,9 +49,6 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
-log = logging.getLogger("localcluster.registry")
-EVENT_TTL_SECONDS = 3600
-EVENT_SWEEP_EVERY = 100  # events created between two sweeps for expired ones
 
 
 def resource_type(resource: str) -> ResourceType:
@@ -67,8 +63,21 @@ class Registry:
         self.store = store
         self.services = ServiceAllocations()
         self.namespaces = NamespaceRules(self)
-        self._event_index: dict[tuple[str, str, str, str, str], str] = {}
-        self._events_created = 0
+        self.events = EventRecorder(self)
+        self.detached = True  # writes copy their input and return copies the caller may keep
+
+    def attached(self) -> Registry:
+        """A view for callers that neither keep nor mutate what they pass and get (the HTTP
+        layer): no defensive copies."""
+        view = copy.copy(self)
+        view.detached = False
+        return view
+
+    def _in(self, obj: Obj) -> Obj:
+        return deep(obj) if self.detached else obj
+
+    def _out(self, obj: Obj) -> Obj:
+        return deep(obj) if self.detached else obj
 
     def bootstrap(self) -> None:
         """After a fresh start or a restore: system namespaces, allocator state."""
@@ -96,7 +105,7 @@ class Registry:
     def create(self, resource: str, obj: Obj, *, namespace: str | None = None, dry_run: bool = False,
                manager: str = DEFAULT_MANAGER, operation: str = "Update") -> Obj:
         rtype = resource_type(resource)
-        body = with_type(deep(obj), rtype)
+        body = with_type(self._in(obj), rtype)
         metadata = dict(meta(body))
         ns = (namespace or metadata.get("namespace") or "") if rtype.namespaced else ""
         if rtype.namespaced and not ns:
@@ -117,7 +126,7 @@ class Registry:
             new = self.services.on_create(new, dry_run) if resource == "services" else new
             if dry_run:
                 return new
-            return deep(self.store.put(resource, new, None))
+            return self._out(self.store.put(resource, new, None))
 
     def _free_name(self, resource: str, ns: str, prefix: str) -> str:
         for _ in range(16):
@@ -151,7 +160,7 @@ class Registry:
                subresource: str | None = None, dry_run: bool = False,
                manager: str = DEFAULT_MANAGER) -> Obj:
         rtype = resource_type(resource)
-        body = with_type(deep(obj), rtype)
+        body = with_type(self._in(obj), rtype)
         ns = (namespace or meta(body).get("namespace") or "") if rtype.namespaced else ""
         name = name or meta(body).get("name") or ""
         with self.store.writing():
@@ -255,7 +264,7 @@ class Registry:
         if resource == "services" and subresource is None:
             new = self.services.on_update(old, new, dry_run)
         if same_content(old, new):
-            return deep(old)
+            return self._out(old)
         changed = changed_paths(old, new)
         if applied is not None:
             owned, taken, operation = paths_of(applied), changed & paths_of(applied), "Apply"
@@ -268,8 +277,8 @@ class Registry:
         stored = self.store.put(resource, new, old)
         if deleting(stored) and not finalizers_of(stored) and (
                 resource != "pods" or not meta(stored).get("deletionGracePeriodSeconds")):
-            return deep(self._remove(resource, stored))
-        return deep(stored)
+            return self._out(self._remove(resource, stored))
+        return self._out(stored)
 
     def _remove(self, resource: str, obj: Obj) -> Obj:
         last = self.store.remove(resource, obj)
@@ -294,10 +303,10 @@ class Registry:
             if dry_run:
                 return plan.obj, plan.remove, plan.warnings
             if plan.remove:
-                return deep(self._remove(resource, plan.obj)), True, plan.warnings
+                return self._out(self._remove(resource, plan.obj)), True, plan.warnings
             if plan.obj is old or same_content(old, plan.obj):
-                return deep(old), False, plan.warnings
-            return deep(self.store.put(resource, plan.obj, old)), False, plan.warnings
+                return self._out(old), False, plan.warnings
+            return self._out(self.store.put(resource, plan.obj, old)), False, plan.warnings
 
     def delete(self, resource: str, namespace: str | None, name: str, propagation: str | None = None,
                grace_period_seconds: int | None = None, uid: str | None = None) -> None:
@@ -337,50 +346,8 @@ class Registry:
                 self.store.put("pods", new, old)
 
     def record_event(self, involved: Obj, event_type: str, reason: str, message: str, component: str) -> None:
-        """Best effort, like the real event recorder: a rejected event (e.g. into a terminating
-        namespace) is logged and dropped, never raised into the controller."""
-        try:
-            self._record_event(involved, event_type, reason, message, component)
-        except errors.ApiError as e:
-            log.debug("event %s/%s about %s dropped: %s", event_type, reason, meta(involved).get("name"), e.message)
-
-    def _record_event(self, involved: Obj, event_type: str, reason: str, message: str, component: str) -> None:
-        imeta = meta(involved)
-        ns = imeta.get("namespace") or "default"
-        key = (ns, imeta.get("uid") or imeta.get("name", ""), reason, message, event_type)
-        now = format_time(CLOCK.utcnow())
-        with self.store.writing():
-            existing_name = self._event_index.get(key)
-            existing = self.store.get_ref("events", ns, existing_name) if existing_name else None
-            if existing is not None:
-                bumped = {**existing, "count": int(existing.get("count") or 1) + 1, "lastTimestamp": now}
-                self.store.put("events", bumped, existing)
-                return
-            ref = {"kind": involved.get("kind"), "namespace": imeta.get("namespace"),
-                   "name": imeta.get("name"), "uid": imeta.get("uid"),
-                   "apiVersion": involved.get("apiVersion"), "resourceVersion": imeta.get("resourceVersion")}
-            event = {
-                "metadata": {"name": f"{imeta.get('name', 'object')}.{time.time_ns():x}", "namespace": ns},
-                "involvedObject": {k: v for k, v in ref.items() if v},
-                "reason": reason, "message": message, "type": event_type,
-                "source": {"component": component},
-                "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-                "reportingComponent": component, "reportingInstance": "",
-            }
-            created = self.create("events", event)
-            self._event_index[key] = meta(created)["name"]
-            self._events_created += 1
-            if self._events_created % EVENT_SWEEP_EVERY == 0:
-                self._expire_events()
-
-    def _expire_events(self) -> None:
-        """Drop events last seen more than EVENT_TTL_SECONDS ago (the real apiserver's 1 h TTL)."""
-        cutoff = format_time(CLOCK.utcnow() - timedelta(seconds=EVENT_TTL_SECONDS))
-        for event in self.store.list_refs("events")[0]:
-            if (event.get("lastTimestamp") or meta(event).get("creationTimestamp") or "") < cutoff:
-                self._remove("events", event)
-        live = {meta(e)["name"] for e in self.store.list_refs("events")[0]}
-        self._event_index = {k: v for k, v in self._event_index.items() if v in live}
+        """Create (or bump the count of) an Event; best effort, never raises (events.py)."""
+        self.events.record(involved, event_type, reason, message, component)
 
 
 def _check_apply_identity(body: Obj, name: str, ns: str) -> None:

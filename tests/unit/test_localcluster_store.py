@@ -239,7 +239,7 @@ def test_events_into_a_terminating_namespace_are_dropped_not_raised():
 def test_events_expire_after_an_hour(monkeypatch):
     from datetime import UTC, datetime, timedelta
 
-    from localcluster import registry as registry_module
+    from localcluster import events as registry_module
     from localcluster.timefmt import CLOCK
 
     registry = make_registry()
