@@ -478,3 +478,23 @@ def test_follow_streams_the_log_until_the_container_ends(k8s_api):
     finally:
         response.release_conn()
     assert text == "one\ntwo\n"
+
+
+def test_delete_answers_202_when_dependents_are_not_orphaned_and_the_object_stays(cluster, k8s_api):
+    name = unique("held")
+    leases = client.CoordinationV1Api(k8s_api)
+    leases.create_namespaced_lease(NS, {"metadata": {"name": name, "finalizers": ["test.local/hold"]},
+                                        "spec": {"holderIdentity": "x"}})
+    path = f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases/{name}"
+    status, _, body = raw(cluster, "DELETE", path, {"kind": "DeleteOptions", "apiVersion": "v1",
+                                                    "orphanDependents": False})
+    assert status == 202 and body["metadata"]["deletionTimestamp"]
+    status, _, again = raw(cluster, "DELETE", path, None, None)  # already terminating: the object, 200
+    assert status == 200 and again["metadata"]["name"] == name
+    status, _, wrong = raw(cluster, "DELETE", path, {"preconditions": {"uid": "not-it"}})
+    assert status == 409 and wrong["message"].startswith(
+        f'Operation cannot be fulfilled on leases.coordination.k8s.io "{name}": Precondition failed: UID')
+    leases.patch_namespaced_lease(name, NS, {"metadata": {"finalizers": None}})
+    with pytest.raises(ApiException) as gone:
+        leases.read_namespaced_lease(name, NS)
+    assert gone.value.status == 404
