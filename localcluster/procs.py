@@ -66,11 +66,18 @@ def wait_ready(state_dir: Path, proc: subprocess.Popen | None, timeout: float, l
 
 
 def read_pid(state_dir: Path) -> int | None:
+    """The pid in `cluster.pid` when that process is alive and is a localcluster (pids get reused)."""
     try:
         pid = int((state_dir / PID_FILE).read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if pid_alive(pid) else None
+    if not pid_alive(pid):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return pid  # no /proc: trust the file
+    return pid if b"localcluster" in cmdline else None
 
 
 def pid_alive(pid: int) -> bool:
