@@ -83,6 +83,8 @@ class Endpoints:
 
     def get(self, request: Request) -> Response:
         route = request.route
+        if route.subresource not in (None, "status"):
+            raise errors.method_not_allowed()
         if route.name is None:
             match = matcher(route, request.query)
             items, rv = self.store.list_refs(route.rtype.plural, route.namespace, match)

@@ -46,6 +46,7 @@ class ApiServer(ThreadingHTTPServer):
 
 class ApiHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    _streaming = False
     disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stalls
     server: ApiServer
 
@@ -70,6 +71,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     # ---- dispatch --------------------------------------------------------------------------
 
     def _dispatch(self, method: str) -> None:
+        self._streaming = False
         try:
             raw = self._read_body()
             url = urlsplit(self.path)
@@ -209,12 +211,16 @@ class ApiHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _send_safely(self, response: Response) -> None:
+        if self._streaming:  # a chunked body is under way: no second response, just hang up
+            self.close_connection = True
+            return
         try:
             self._send(response)
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
 
     def _start_chunked(self, content_type: str) -> None:
+        self._streaming = True
         self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", content_type)

@@ -238,6 +238,8 @@ def test_paths_and_checks_of_section_3(cluster):
     assert body["message"] == 'jobs.batch "absent" not found' and body["details"]["group"] == "batch"
     assert raw(cluster, "PATCH", f"{base}/{name}", {"a": 1}, "text/plain")[0] == 415
     assert raw(cluster, "POST", f"{base}?dryRun=Some", pod_body("y"))[0] == 400
+    assert raw(cluster, "GET", f"{base}/{name}/binding")[0] == 405
+    assert raw(cluster, "GET", f"{base}/{name}/status")[2]["metadata"]["name"] == name
 
 
 def test_dry_run_creates_nothing_and_bumps_nothing(cluster, k8s_api):
