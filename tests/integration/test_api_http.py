@@ -128,6 +128,8 @@ def api(cluster, tmp_path_factory):
         thread.join(10)
         server.server_close()
         shutdown(app, cancel_runs=True)
+        with k8s.ApiClient(_configuration(cluster.kubeconfig)) as kube:
+            k8s.CoreV1Api(kube).delete_namespace(namespace)
 
 
 def request_body(**overrides):

@@ -141,7 +141,7 @@ def test_queue_is_bounded(tmp_path, project):
 
 
 def test_old_run_dirs_are_rotated(runner, tmp_path):
-    for _ in range(5):
+    for _ in range(4):
         runner.run("ok.yml", {"job_id": "1-11111"})
     assert len(list((tmp_path / "runs").iterdir())) == 3
 
