@@ -120,7 +120,9 @@ PATHS = {
         "parameters": [JOB_ID],
         "get": {"summary": "One job", "responses": {"200": _json(_ref("Job"), "the job"),
                                                     **_errors(401, 404, 503)}},
-        "delete": {"summary": "Clean the job up (owner or admin)", "responses": {
+        "delete": {"summary": "Clean the job up (owner or admin); `Prefer: respond-async` answers 202 at once",
+                   "parameters": [{"name": "Prefer", "in": "header", "required": False, "schema": STR}],
+                   "responses": {
             "200": _json(_ref("Deleted"), "deleted"), "202": _json(_ref("Deleted"), "cleanup queued"),
             **_errors(401, 403, 404, 502, 503)}},
     },
