@@ -96,9 +96,10 @@ def test_bookmarks_carry_the_revision_and_close_the_stream(api):
     leases.create_namespaced_lease(NS, lease("bm"))
     current = leases.list_namespaced_lease(NS).metadata.resource_version
     events = list(watch.Watch().stream(leases.list_namespaced_lease, NS, resource_version=current,
-                                       allow_watch_bookmarks=True, timeout_seconds=1))
+                                       allow_watch_bookmarks=True, timeout_seconds=2))
     bookmarks = [e for e in events if e["type"] == "BOOKMARK"]
-    assert len(bookmarks) >= 2  # periodic (0.3 s) plus one before closing on the timeout
+    assert len(bookmarks) >= 2  # periodic (every 0.3 s) plus one before closing on the timeout
+    assert events[-1]["type"] == "BOOKMARK"
     assert all(b["raw_object"]["metadata"]["resourceVersion"] == current for b in bookmarks)
     assert bookmarks[0]["raw_object"]["kind"] == "Lease"
 
