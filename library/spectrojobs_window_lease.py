@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""Admission: acquire (or release) the Lease `window-<n>` of a spectrogram job."""
+"""Admission: acquire the Lease `window-<n>` of a spectrogram job (job_cleanup releases it)."""
 
 from __future__ import annotations
 
