@@ -104,7 +104,8 @@ def default_lease(lease: dict[str, Any]) -> dict[str, Any]:
     spec = out.get("spec")
     if isinstance(spec, dict):
         for field in LEASE_MICROTIMES:
-            spec[field] = _normalized(spec.get(field), normalize_microtime)
+            if field in spec:  # a real server omits MicroTimes the client did not send
+                spec[field] = _normalized(spec[field], normalize_microtime)
     return out
 
 

@@ -454,3 +454,10 @@ def test_update_of_a_stored_object_with_itself_changes_nothing():
         stored = strategies.prepare_for_create(plural, obj, NOW, "u")
         strategies.validate(plural, stored)
         assert strategies.prepare_for_update(plural, stored, stored) == stored, plural
+
+
+def test_lease_without_microtimes_gets_none_added():
+    bare = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "window-3"},
+            "spec": {"holderIdentity": "3-12345", "leaseDurationSeconds": 60}}
+    lease = strategies.prepare_for_create("leases", bare, NOW, "u6")
+    assert "acquireTime" not in lease["spec"] and "renewTime" not in lease["spec"]
