@@ -261,7 +261,7 @@ def _with_api(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("up", help="start the local stack in the background")
-    p.add_argument("--gpus", type=int, default=0, help="GPUs the local cluster offers (0: CPU jobs)")
+    p.add_argument("--gpus", type=int, default=0, help="GPUs the local cluster offers, 4 shared slots each (0: CPU jobs)")
     p.add_argument("--no-monitor", action="store_true", help="do not start the monitor")
     p.add_argument("--no-publisher", action="store_true", help="do not start the synthetic interrogator")
     p.set_defaults(func=_guard(cmd_up))

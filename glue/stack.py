@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 COMPONENTS = ("publisher", "monitor", "api")  # stopped in this order, before the cluster
 AMQP_HOST, AMQP_PORT = "127.0.0.1", 5672
+SHARED_SLOTS_PER_GPU = 4
 
 
 class StackError(SpectrojobsError):
@@ -199,7 +200,9 @@ def up(gpus: int = 0, monitor: bool = True, publisher: bool | None = None,
     p = paths()
     namespace = os.environ.get("SPECTROJOBS_NAMESPACE") or "spectrojobs"
     progress("cluster ")
+    # jobs request nvidia.com/gpu.shared (inventories/local): a GPU is offered as 4 shared slots
     started = subprocess.run(_cli("cluster", "up", "--port", "0", "--gpus", str(gpus),
+                                  "--gpus-shared", str(SHARED_SLOTS_PER_GPU * gpus),
                                   "--state-dir", str(p.cluster)),
                              env=stack_env(p), capture_output=True, text=True, timeout=120)
     if started.returncode != 0:
