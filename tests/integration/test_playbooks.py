@@ -189,12 +189,15 @@ def test_31st_create_is_refused_with_a_clear_message_and_leaves_nothing(play, k8
             coord.delete_namespaced_lease(f"window-{window}", NS)
 
 
-def test_unschedulable_create_fails_fast_with_the_reason_and_rolls_back(play, k8s_api):
+@pytest.mark.parametrize("extravars, reason", [
+    ({"gpu_count": 5}, "Unschedulable:0/1 nodes are available: 1 Insufficient nvidia.com/gpu.shared"),
+    ({"gpu_count": 0, "spectrojobs_streamer_image": "registry.invalid/spectrojobs/streamer:0"}, "ImagePullError"),
+], ids=["unschedulable", "image-pull"])
+def test_a_pending_create_fails_fast_with_the_reason_and_rolls_back(play, k8s_api, extravars, reason):
     url = require_rabbitmq()
-    failed = play("create.yml", job_owner="dave", gpu_count=5, pending_timeout=2, channel_min=1, channel_max=10)
+    failed = play("create.yml", job_owner="dave", pending_timeout=2, channel_min=1, channel_max=10, **extravars)
     assert failed.rc != 0
-    assert failed.stats["reason"].startswith("Unschedulable:"), failed.stats
-    assert "Insufficient nvidia.com/gpu.shared" in failed.stats["reason"]
+    assert failed.stats["reason"].startswith(reason), failed.stats
     job_id = failed.stats["job_id"]
     assert {r["result"] for r in failed.stats["rolled_back"]} == {"deleted"}
     assert wait_gone(k8s_api, job_id) == {"jobs": [], "pods": [], "services": [], "pvcs": [], "leases": []}
