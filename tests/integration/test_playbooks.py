@@ -132,6 +132,11 @@ def test_create_stream_read_rows_query_and_cleanup_leaves_nothing(play, k8s_api,
     (entry,) = queried.stats["jobs"]
     assert entry["lease_holder"] == job_id and entry["pods"][0]["phase"] == "Running"
 
+    checked = play("cleanup.yml", check=True, job_ids=job_id)
+    assert checked.rc == 0 and checked.stats["check_mode"] is True, checked.stdout[-3000:]
+    assert leftovers(k8s_api, job_id)["jobs"] == [labels.job_name(job_id)]  # check mode deleted nothing
+    assert leftovers(k8s_api, job_id)["leases"] == [f"window-{facts['window']}"]
+
     cleaned = play("cleanup.yml", job_ids=job_id, cleanup_wait=True)
     assert cleaned.rc == 0, cleaned.stdout[-3000:]
     (result,) = cleaned.stats["jobs"]
