@@ -21,7 +21,10 @@ SUBCOMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spectrojobs", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="spectrojobs",
+        description="Run spectrogram-streaming jobs for fibre-optic (DAS) monitoring on Kubernetes.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
