@@ -10,9 +10,8 @@ from ansible.module_utils.spectrojobs_k8s import (
     K8S_ARGS,
     KUBERNETES_IMPORT_ERROR,
     ApiException,
+    Kube,
     api_error_message,
-    call_json,
-    get_or_none,
     load_api_client,
 )
 
@@ -53,38 +52,27 @@ objects:
 """
 
 # kind -> (API class, method suffix); the typed client needs no discovery round trips.
-KINDS = {
-    "Job": ("BatchV1Api", "namespaced_job"),
-    "Service": ("CoreV1Api", "namespaced_service"),
-    "PersistentVolumeClaim": ("CoreV1Api", "namespaced_persistent_volume_claim"),
-    "Lease": ("CoordinationV1Api", "namespaced_lease"),
-}
+KINDS = ("Job", "Service", "PersistentVolumeClaim", "Lease")
 CHECK_MODE_UID = "00000000-0000-0000-0000-000000000000"
 
 
 class Applier:
     def __init__(self, module, api_client):
-        from kubernetes import client
-
         self.module = module
         self.ns = module.params["namespace"]
-        self.apis = {name: getattr(client, name)(api_client) for name, _suffix in KINDS.values()}
+        self.kube = Kube(api_client, self.ns)
         self.dry_run = "All" if module.check_mode else None
-
-    def _method(self, kind, verb):
-        api_name, suffix = KINDS[kind]
-        return getattr(self.apis[api_name], f"{verb}_{suffix}")
 
     def apply_one(self, manifest):
         kind, name = manifest["kind"], manifest["metadata"]["name"]
         if kind not in KINDS:
             raise SpectrojobsModuleError("Invalid:kind", f"kind {kind!r} of {name} is not one of {sorted(KINDS)}")
-        live = get_or_none(self._method(kind, "read"), name, self.ns)
+        live = self.kube.get(kind, name)
         if live is None:
-            return "created", call_json(self._method(kind, "create"), self.ns, manifest, dry_run=self.dry_run)
+            return "created", self.kube.create(manifest, dry_run=self.dry_run)
         if is_subset(manifest, live):
             return "unchanged", live
-        return "patched", call_json(self._method(kind, "patch"), name, self.ns, manifest, dry_run=self.dry_run)
+        return "patched", self.kube.patch(manifest, dry_run=self.dry_run)
 
     def apply(self, definitions):
         uids, objects = {}, []

@@ -9,6 +9,7 @@ from ansible.module_utils.spectrojobs_k8s import (
     K8S_ARGS,
     KUBERNETES_IMPORT_ERROR,
     ApiException,
+    Kube,
     api_error_message,
     load_api_client,
 )
@@ -54,13 +55,7 @@ objects:
   type: list
 """
 
-KINDS = {
-    "Job": ("BatchV1Api", "namespaced_job"),
-    "Service": ("CoreV1Api", "namespaced_service"),
-    "PersistentVolumeClaim": ("CoreV1Api", "namespaced_persistent_volume_claim"),
-    "Lease": ("CoordinationV1Api", "namespaced_lease"),
-    "Pod": ("CoreV1Api", "namespaced_pod"),
-}
+KINDS = ("Job", "Service", "PersistentVolumeClaim", "Lease", "Pod")
 
 
 def delete_options(obj):
@@ -82,7 +77,6 @@ def main():
     )
     if not HAS_KUBERNETES:
         module.fail_json(msg=f"the kubernetes Python package is required: {KUBERNETES_IMPORT_ERROR}")
-    from kubernetes import client
 
     params = module.params
     unknown = [o.get("kind") for o in params["objects"] if o.get("kind") not in KINDS]
@@ -91,14 +85,10 @@ def main():
                          reason="Invalid:objects")
     results = []
     try:
-        api_client = load_api_client(params["kubeconfig"], params["context"])
-        apis = {name: getattr(client, name)(api_client) for name, _suffix in KINDS.values()}
+        kube = Kube(load_api_client(params["kubeconfig"], params["context"]), params["namespace"])
         for obj in params["objects"]:
-            api_name, suffix = KINDS[obj["kind"]]
-            call = getattr(apis[api_name], f"delete_{suffix}")
             try:
-                call(obj["name"], params["namespace"], body=delete_options(obj),
-                     dry_run="All" if module.check_mode else None, _preload_content=False)
+                kube.delete(obj["kind"], obj["name"], delete_options(obj), dry_run="All" if module.check_mode else None)
                 outcome = "deleted"
             except ApiException as exc:
                 if exc.status == 404:

@@ -20,9 +20,8 @@ from ansible.module_utils.spectrojobs_k8s import (
     K8S_ARGS,
     KUBERNETES_IMPORT_ERROR,
     ApiException,
+    Kube,
     api_error_message,
-    get_or_none,
-    items,
     load_api_client,
 )
 
@@ -75,24 +74,17 @@ def age_seconds(obj):
 
 class Reader:
     def __init__(self, params, api_client):
-        from kubernetes import client
-
         self.p = params
         self.ns = params["namespace"]
-        self.core = client.CoreV1Api(api_client)
-        self.batch = client.BatchV1Api(api_client)
-        self.coord = client.CoordinationV1Api(api_client)
-
-    def _get(self, call, name):
-        return get_or_none(call, name, self.ns)
+        self.kube = Kube(api_client, self.ns)
 
     def all_job_ids(self):
         ids = set()
-        for job in items(self.batch.list_namespaced_job, self.ns, label_selector=self.p["managed_selector"]):
+        for job in self.kube.list("Job", labelSelector=self.p["managed_selector"]):
             job_id = (job["metadata"].get("labels") or {}).get(self.p["job_label"])
             if job_id:
                 ids.add(job_id)
-        for lease in items(self.coord.list_namespaced_lease, self.ns):
+        for lease in self.kube.list("Lease"):
             holder = (lease.get("spec") or {}).get("holderIdentity")
             if window_of_lease_name(lease["metadata"]["name"], self.p["lease_prefix"]) is not None and holder:
                 ids.add(holder)
@@ -101,18 +93,18 @@ class Reader:
     def events_for(self, names):
         events = []
         for name in sorted(names):
-            events += items(self.core.list_namespaced_event, self.ns, field_selector=f"involvedObject.name={name}")
+            events += self.kube.list("Event", fieldSelector=f"involvedObject.name={name}")
         return events
 
     def read(self, job_id):
         window, _unique = parse_job_id(job_id, 10000)
-        job = self._get(self.batch.read_namespaced_job, f"grpc-job-{job_id}")
-        pods = items(self.core.list_namespaced_pod, self.ns, label_selector="{}={}".format(self.p["job_label"], job_id))
-        service = self._get(self.core.read_namespaced_service, f"grpc-service-{job_id}")
-        lease = self._get(self.coord.read_namespaced_lease, f"{self.p['lease_prefix']}{window}")
+        job = self.kube.get("Job", f"grpc-job-{job_id}")
+        pods = self.kube.list("Pod", labelSelector="{}={}".format(self.p["job_label"], job_id))
+        service = self.kube.get("Service", f"grpc-service-{job_id}")
+        lease = self.kube.get("Lease", f"{self.p['lease_prefix']}{window}")
         pvcs = {}
         for name in (f"{job_id}-data-pvc", f"{job_id}-output-pvc"):
-            pvc = self._get(self.core.read_namespaced_persistent_volume_claim, name)
+            pvc = self.kube.get("PersistentVolumeClaim", name)
             if pvc is not None:
                 pvcs[name] = (pvc.get("status") or {}).get("phase", "Unknown")
         labels = ((job or service or {}).get("metadata") or {}).get("labels") or {}
@@ -153,9 +145,7 @@ class Reader:
         for pod in objects["pods"]:
             path = os.path.join(target, "{}.log".format(pod["metadata"]["name"]))
             try:
-                response = self.core.read_namespaced_pod_log(
-                    pod["metadata"]["name"], self.ns, tail_lines=self.p["log_tail_lines"], _preload_content=False)
-                text = response.data.decode("utf-8", errors="replace")
+                text = self.kube.pod_log(pod["metadata"]["name"], tail_lines=self.p["log_tail_lines"])
             except ApiException as exc:
                 text = f"log unavailable: {api_error_message(exc)}\n"
             with open(path, "w") as handle:

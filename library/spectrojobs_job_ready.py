@@ -17,9 +17,8 @@ from ansible.module_utils.spectrojobs_k8s import (
     K8S_ARGS,
     KUBERNETES_IMPORT_ERROR,
     ApiException,
+    Kube,
     api_error_message,
-    get_or_none,
-    items,
     load_api_client,
 )
 
@@ -91,15 +90,12 @@ def health_serving(target, timeout=2.0):
 
 class Watcher:
     def __init__(self, module, api_client):
-        from kubernetes import client
-
         self.p = module.params
-        self.core = client.CoreV1Api(api_client)
-        self.batch = client.BatchV1Api(api_client)
+        self.kube = Kube(api_client, self.p["namespace"])
 
     def pods(self):
         selector = "{}={}".format(self.p["job_label"], self.p["job_id"])
-        pods = items(self.core.list_namespaced_pod, self.p["namespace"], label_selector=selector)
+        pods = self.kube.list("Pod", labelSelector=selector)
         return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
     def pvc_phases(self, pod):
@@ -107,18 +103,18 @@ class Watcher:
         for volume in (pod.get("spec") or {}).get("volumes") or []:
             claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
             if claim:
-                pvc = get_or_none(self.core.read_namespaced_persistent_volume_claim, claim, self.p["namespace"])
+                pvc = self.kube.get("PersistentVolumeClaim", claim)
                 phases[claim] = (pvc.get("status") or {}).get("phase", "Pending") if pvc is not None else "Missing"
         return phases
 
     def job(self):
-        job = get_or_none(self.batch.read_namespaced_job, self.p["job_name"], self.p["namespace"])
+        job = self.kube.get("Job", self.p["job_name"])
         if job is None:
             raise SpectrojobsModuleError("Failed:JobMissing", "Job {} does not exist".format(self.p["job_name"]))
         return job
 
     def node_port(self):
-        service = get_or_none(self.core.read_namespaced_service, self.p["service_name"], self.p["namespace"])
+        service = self.kube.get("Service", self.p["service_name"])
         if service is None:
             raise SpectrojobsModuleError("Failed:ServiceMissing", f"Service {self.p['service_name']} does not exist")
         return service["spec"]["ports"][0].get("nodePort")

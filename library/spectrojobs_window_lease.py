@@ -18,10 +18,8 @@ from ansible.module_utils.spectrojobs_k8s import (
     K8S_ARGS,
     KUBERNETES_IMPORT_ERROR,
     ApiException,
+    Kube,
     api_error_message,
-    call_json,
-    get_or_none,
-    items,
     load_api_client,
     micro_time_now,
 )
@@ -89,16 +87,16 @@ def result_for(lease, job_id, window, changed):
 
 
 class Admission:
-    def __init__(self, module, api):
+    def __init__(self, module, kube):
         self.module = module
         self.params = module.params
-        self.api = api
+        self.kube = kube
 
     def _name(self, window):
         return f"{self.params['lease_prefix']}{window}"
 
     def _read(self, name):
-        return get_or_none(self.api.read_namespaced_lease, name, self.params["namespace"])
+        return self.kube.get("Lease", name)
 
     def _create(self, name, job_id, window):
         """The created Lease as a dict, or None on 409 (slot taken)."""
@@ -106,7 +104,7 @@ class Admission:
         if self.module.check_mode:
             return body
         try:
-            created = call_json(self.api.create_namespaced_lease, self.params["namespace"], body)
+            created = self.kube.create(body)
         except ApiException as exc:
             if exc.status == 409:
                 return None
@@ -135,7 +133,7 @@ class Admission:
     def any_free(self):
         max_windows = self.params["max_windows"]
         prefix = self.params["lease_prefix"]
-        listed = items(self.api.list_namespaced_lease, self.params["namespace"])
+        listed = self.kube.list("Lease")
         held = [window_of_lease_name(item["metadata"]["name"], prefix) for item in listed]
         for window in free_windows([w for w in held if w is not None], max_windows):
             job_id = f"{window}-{secrets.randbelow(100000):05d}"
@@ -162,11 +160,9 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_KUBERNETES:
         module.fail_json(msg=f"the kubernetes Python package is required: {KUBERNETES_IMPORT_ERROR}")
-    from kubernetes import client
-
     try:
         api_client = load_api_client(module.params["kubeconfig"], module.params["context"])
-        admission = Admission(module, client.CoordinationV1Api(api_client))
+        admission = Admission(module, Kube(api_client, module.params["namespace"]))
         job_id = module.params["job_id"]
         result = admission.fixed(job_id) if job_id else admission.any_free()
     except SpectrojobsModuleError as exc:

@@ -14,7 +14,7 @@ import os
 
 try:
     from kubernetes import client, config
-    from kubernetes.client.rest import ApiException
+    from kubernetes.client.exceptions import ApiException
 
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
@@ -44,27 +44,78 @@ def load_api_client(kubeconfig=None, context=None):
     return config.new_client_from_config(config_file=path, context=context)
 
 
-def call_json(call, *args, **kwargs):
-    """A typed-client call answered as the API's JSON dict, without building the client's
-    pydantic models (most of a module's CPU time otherwise); errors still raise ApiException."""
-    response = call(*args, _preload_content=False, **kwargs)
-    data = response.data
-    return json.loads(data) if data else None
+# Namespaced collection paths of the kinds the modules touch (the typed API classes' paths).
+RESOURCES = {
+    "Job": "/apis/batch/v1/namespaces/{namespace}/jobs",
+    "Service": "/api/v1/namespaces/{namespace}/services",
+    "PersistentVolumeClaim": "/api/v1/namespaces/{namespace}/persistentvolumeclaims",
+    "Pod": "/api/v1/namespaces/{namespace}/pods",
+    "Event": "/api/v1/namespaces/{namespace}/events",
+    "Lease": "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases",
+}
 
 
-def get_or_none(call, *args, **kwargs):
-    """The JSON dict of a read call, or None on 404."""
-    try:
-        return call_json(call, *args, **kwargs)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+class Kube:
+    """Namespaced calls through the kubernetes client's ApiClient, answered as the API's JSON dicts.
 
+    The typed API classes (CoreV1Api, BatchV1Api, ...) import hundreds of pydantic model modules
+    on first use - about 2 CPU-seconds per module run on a small machine, more than the whole
+    call. ApiClient.param_serialize/call_api are what those classes call underneath: the same
+    URL building, authentication and TLS; errors raise the same ApiException.
+    """
 
-def items(call, *args, **kwargs):
-    """The `items` of a list call as JSON dicts."""
-    return (call_json(call, *args, **kwargs) or {}).get("items") or []
+    def __init__(self, api_client, namespace):
+        self.api_client = api_client
+        self.namespace = namespace
+
+    def request(self, method, kind, name=None, subresource=None, query=None, body=None, content_type=None):
+        """The response body (bytes) of one call; raises ApiException on a non-2xx status."""
+        # "{name}" is a path parameter: param_serialize fills it in, URL-quoted.
+        path = RESOURCES[kind] + ("/{name}" if name else "") + (f"/{subresource}" if subresource else "")  # noqa: RUF027
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+        serialized = self.api_client.param_serialize(
+            method, path, path_params={"namespace": self.namespace, **({"name": name} if name else {})},
+            query_params=[(k, v) for k, v in (query or {}).items() if v is not None],
+            header_params=headers, body=body, auth_settings=["BearerToken"])
+        response = self.api_client.call_api(*serialized)
+        response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return response.data
+
+    def json(self, method, kind, name=None, **kwargs):
+        data = self.request(method, kind, name, **kwargs)
+        return json.loads(data) if data else None
+
+    def get(self, kind, name):
+        """The object as a dict, or None on 404."""
+        try:
+            return self.json("GET", kind, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, kind, **query):
+        """The `items` of a list call (query: labelSelector, fieldSelector, ...)."""
+        return (self.json("GET", kind, query=query) or {}).get("items") or []
+
+    def create(self, body, dry_run=None):
+        return self.json("POST", body["kind"], body=body, query={"dryRun": dry_run})
+
+    def patch(self, body, dry_run=None):
+        """A strategic merge patch of the object named in body."""
+        return self.json("PATCH", body["kind"], body["metadata"]["name"], body=body, query={"dryRun": dry_run},
+                         content_type="application/strategic-merge-patch+json")
+
+    def delete(self, kind, name, options, dry_run=None):
+        return self.json("DELETE", kind, name, body=options, query={"dryRun": dry_run})
+
+    def pod_log(self, name, tail_lines=None):
+        return self.request("GET", "Pod", name, subresource="log", query={"tailLines": tail_lines}).decode(
+            "utf-8", errors="replace")
 
 
 def micro_time_now():
