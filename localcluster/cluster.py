@@ -76,8 +76,12 @@ class Cluster:
         self.snapshots = Snapshotter(self.store, self.state_dir / SNAPSHOT)
         self.server: LocalApiServer | None = None
         self.controllers: Any = None
+        self._snapshotting = False  # a failed restore must not be saved over the snapshot
 
     def start(self) -> None:
+        """Restore, start the controllers and the snapshots, serve; the kubeconfig is written
+        only once /version answers (clients wait for that file). On an exception, `stop()`
+        undoes whatever part already started."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.snapshots.load()
         self.server = LocalApiServer(self.store, port=self.config.port,
@@ -85,6 +89,7 @@ class Cluster:
         if self.config.controllers:
             self._start_controllers()
         self.snapshots.start()
+        self._snapshotting = True
         self.server.start()
         write_atomically(self.state_dir / PID_FILE, f"{os.getpid()}\n", 0o644)
         write_atomically(self.state_dir / KUBECONFIG, kubeconfig_text(self.server.url, secrets.token_hex(16)))
@@ -119,7 +124,9 @@ class Cluster:
             self.controllers = None
         if self.server is not None:
             self.server.stop()
-        self.snapshots.stop()
+        if self._snapshotting:
+            self.snapshots.stop()
+            self._snapshotting = False
         (self.state_dir / PID_FILE).unlink(missing_ok=True)
 
 
@@ -153,6 +160,9 @@ def run(config: ClusterConfig) -> int:
         cluster.start()
         while not done.wait(1.0):
             pass
+    except Exception:  # the process boundary: say why before stopping what had started
+        log.exception("the cluster failed (state dir %s); stopping", config.state_dir)
+        return 1
     finally:
         cluster.stop()
     return 0
