@@ -3,7 +3,9 @@
 The floor is a one-task playbook on the same inventory, run in the same process, so the
 ratios hold on any machine: `python bench/bench_playbooks.py [--runs N]`. It starts its own
 local cluster (localcluster.testing) and needs RabbitMQ on 127.0.0.1:5672 for the live queue.
-Prints one line per playbook: median seconds and the ratio to the floor.
+Prints one line per playbook: median seconds and the ratio to the floor. The last line is one
+cleanup.yml of --batch job ids at once (the monitor's pass; jobs already gone, so it measures the
+per-job cost of the path, e.g. one queue module run per job or one for all).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def playbook(path: Path, env: dict, *extra: str) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=20, help="job ids in the batch cleanup")
     args = parser.parse_args()
     from kubernetes import client, config
 
@@ -65,7 +68,8 @@ def main() -> int:
         floor_file = Path(tmp) / "floor.yml"
         floor_file.write_text(FLOOR)
         times: dict[str, list[tuple[float, float]]] = {
-            "floor": [], "create": [], "create (unchanged re-run)": [], "cleanup": []}
+            "floor": [], "create": [], "create (unchanged re-run)": [], "cleanup": [],
+            f"cleanup of {args.batch} ids": []}
         for run in range(args.runs):
             job_id = f"5-{run:05d}"
             times["floor"].append(playbook(floor_file, env))
@@ -75,6 +79,9 @@ def main() -> int:
                 REPO / "playbooks" / "create.yml", env, "-e", f"job_id={job_id}", "-e", "wait_ready=false",
                 "-e", "gpu_count=0"))
             times["cleanup"].append(playbook(REPO / "playbooks" / "cleanup.yml", env, "-e", f"job_ids={job_id}"))
+            batch = ",".join(f"{n % 30}-{run:02d}{n:03d}" for n in range(args.batch))
+            times[f"cleanup of {args.batch} ids"].append(
+                playbook(REPO / "playbooks" / "cleanup.yml", env, "-e", f"job_ids={batch}"))
         floor = statistics.median(w for w, _c in times["floor"])
         floor_cpu = statistics.median(c for _w, c in times["floor"])
         print(f"runs={args.runs} load={os.getloadavg()[0]:.1f} cpus={os.cpu_count()}")

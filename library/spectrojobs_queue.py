@@ -17,9 +17,12 @@ description:
   - C(info) reports whether the queue exists, its depth and consumers; without O(name) it only
     checks that the broker answers and whether the exchange exists.
   - C(changed) is true only when the queue is created or deleted. Check mode changes nothing.
+  - O(names) handles several queues over one connection (C(absent) or C(info)); the cleanup of
+    many jobs then costs one module run instead of one per job.
 options:
   url: {description: AMQP URL (never logged)., type: str, required: true}
   name: {description: Queue name., type: str, default: ""}
+  names: {description: Several queue names (state absent or info; not with O(name))., type: list, elements: str, default: []}
   state: {description: Desired state., type: str, choices: [present, absent, info], default: present}
   exchange: {description: Topic exchange of the live feed., type: str, default: spectrojobs.live}
   routing_keys: {description: Binding keys; empty derives them from the channel range., type: list, elements: str, default: []}
@@ -45,6 +48,10 @@ exists: {description: Whether the queue exists after the call (before, in check 
 messages: {description: Ready messages in the queue., returned: when the queue exists, type: int}
 consumers: {description: Consumers of the queue., returned: when the queue exists, type: int}
 routing_keys: {description: The binding keys used., returned: state=present, type: list}
+queues:
+  description: With O(names), per queue - name, changed, exists (and messages, consumers when it exists).
+  returned: when O(names) is given
+  type: list
 """
 
 try:
@@ -103,26 +110,45 @@ class Broker:
         return True
 
 
+def run_many(module, broker):
+    """state absent or info for each of params["names"], over the one connection."""
+    queues = []
+    for name in module.params["names"]:
+        params = dict(module.params, name=name)
+        queues.append(dict(run_one(params, broker, module.check_mode), name=name))
+    return dict(changed=any(q["changed"] for q in queues), queues=queues)
+
+
 def run(module, broker):
     params = module.params
+    if params["names"]:
+        if params["name"] or params["state"] == "present":
+            module.fail_json(msg="names={} is for state absent or info without name (got state={}, name={!r})".format(
+                params["names"], params["state"], params["name"]), reason="Invalid:names")
+        return run_many(module, broker)
     name = params["name"]
     if params["state"] == "info" and not name:
         return dict(changed=False, exists=False, broker_ok=True, exchange_exists=broker.exchange_exists(params["exchange"]))
     if not name:
         module.fail_json(msg="name is required for state={}".format(params["state"]))
+    return run_one(params, broker, module.check_mode)
+
+
+def run_one(params, broker, check_mode):
+    name, state = params["name"], params["state"]
     before = broker.passive_queue(name)
     result = dict(changed=False, exists=before is not None)
     if before is not None:
         result.update(messages=before[0], consumers=before[1])
-    if params["state"] == "info":
+    if state == "info":
         return result
-    if params["state"] == "absent":
-        if before is not None and not module.check_mode:
+    if state == "absent":
+        if before is not None and not check_mode:
             broker.channel.queue_delete(queue=name)
-        return dict(result, changed=before is not None, exists=before is not None and module.check_mode)
+        return dict(result, changed=before is not None, exists=before is not None and check_mode)
     keys = routing_keys(params)
     result.update(routing_keys=keys, changed=before is None)
-    if module.check_mode:
+    if check_mode:
         return result
     arguments = queue_arguments(params["expires_ms"], params["max_length"])
     broker.channel.exchange_declare(exchange=params["exchange"], exchange_type="topic", durable=True)
@@ -137,6 +163,7 @@ def main():
         argument_spec=dict(
             url=dict(type="str", required=True, no_log=True),
             name=dict(type="str", default=""),
+            names=dict(type="list", elements="str", default=[]),
             state=dict(type="str", choices=["present", "absent", "info"], default="present"),
             exchange=dict(type="str", default="spectrojobs.live"),
             routing_keys=dict(type="list", elements="str", default=[], no_log=False),
