@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.spectrojobs_amqp import HAS_PIKA, AMQPError, Broker, ChannelClosedByBroker
 from ansible.module_utils.spectrojobs_k8s import (
     HAS_KUBERNETES,
     K8S_ARGS,
@@ -24,17 +25,24 @@ description:
   - A uid precondition that no longer holds (409) means a newer object reuses the name; it is
     left alone and reported as C(conflict), and the module fails unless O(conflict_ok).
   - Check mode sends the deletes with C(dryRun=All).
+  - A C(Queue) entry deletes a RabbitMQ queue (O(amqp_url)) at its place in the order, so the
+    cleanup of any number of jobs (Services, Jobs, PVCs, live queues, leases) is one module run.
+    After a conflict, later C(Queue) and C(Lease) entries are left alone (C(skipped)): the name is
+    reused by a newer job, whose queue and window they now are.
 options:
   namespace: {description: Namespace of the objects., type: str, required: true}
   kubeconfig: {description: Path to a kubeconfig (default from the environment)., type: path}
   context: {description: Kubeconfig context., type: str}
   objects:
     description: Objects to delete, in order - C(kind), C(name), optional C(uid) (precondition)
-      and C(propagation_policy) (Background by default; a Job without it would orphan its pods).
+      and C(propagation_policy) (Background by default; a Job without it would orphan its pods);
+      kind C(Queue) names a RabbitMQ queue.
     type: list
     elements: dict
     required: true
   conflict_ok: {description: Do not fail when a precondition no longer holds., type: bool, default: false}
+  amqp_url: {description: AMQP URL for C(Queue) entries (never logged)., type: str}
+  amqp_timeout: {description: Broker connection timeout in seconds., type: float, default: 5}
 author: spectrojobs
 """
 
@@ -50,12 +58,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 objects:
-  description: Per object - kind, name and result (deleted, absent, conflict).
+  description: Per object - kind, name and result (deleted, absent, conflict, skipped).
   returned: always
   type: list
 """
 
-KINDS = ("Job", "Service", "PersistentVolumeClaim", "Lease", "Pod")
+KINDS = ("Job", "Service", "PersistentVolumeClaim", "Lease", "Pod", "Queue")
+# Entries that belong to whoever holds the job id: never touched after a uid conflict.
+AFTER_CONFLICT_SKIPPED = ("Queue", "Lease")
 
 
 def delete_options(obj):
@@ -66,40 +76,81 @@ def delete_options(obj):
     return body
 
 
+class Deleter:
+    """Deletes entries in order: Kubernetes objects through the ApiClient, queues over one lazily
+    opened broker connection."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.kube = Kube(load_api_client(self.params["kubeconfig"], self.params["context"]), self.params["namespace"])
+        self.broker = None
+
+    def close(self):
+        if self.broker is not None:
+            self.broker.close()
+
+    def delete_queue(self, name):
+        if self.broker is None:
+            if not HAS_PIKA or not self.params["amqp_url"]:
+                self.module.fail_json(msg=f"Queue/{name}: amqp_url and the pika package are required for Queue entries",
+                                      reason="Invalid:amqp_url")
+            self.broker = Broker(self.params["amqp_url"], self.params["amqp_timeout"])
+        return "deleted" if self.broker.delete_queue(name, self.module.check_mode) else "absent"
+
+    def delete_object(self, obj):
+        try:
+            self.kube.delete(obj["kind"], obj["name"], delete_options(obj),
+                             dry_run="All" if self.module.check_mode else None)
+        except ApiException as exc:
+            if exc.status == 404:
+                return "absent"
+            if exc.status == 409 and obj.get("uid"):
+                return "conflict"
+            raise
+        return "deleted"
+
+    def run(self, objects, results):
+        for obj in objects:
+            if obj["kind"] in AFTER_CONFLICT_SKIPPED and any(r["result"] == "conflict" for r in results):
+                outcome = "skipped"
+            elif obj["kind"] == "Queue":
+                outcome = self.delete_queue(obj["name"])
+            else:
+                outcome = self.delete_object(obj)
+            results.append({"kind": obj["kind"], "name": obj["name"], "result": outcome})
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             K8S_ARGS,
             objects=dict(type="list", elements="dict", required=True),
             conflict_ok=dict(type="bool", default=False),
+            amqp_url=dict(type="str", no_log=True),
+            amqp_timeout=dict(type="float", default=5),
         ),
         supports_check_mode=True,
     )
     if not HAS_KUBERNETES:
         module.fail_json(msg=f"the kubernetes Python package is required: {KUBERNETES_IMPORT_ERROR}")
-
     params = module.params
     unknown = [o.get("kind") for o in params["objects"] if o.get("kind") not in KINDS]
     if unknown or any(not o.get("name") for o in params["objects"]):
         module.fail_json(msg=f"objects need a name and a kind among {sorted(KINDS)}; got kinds {unknown}",
                          reason="Invalid:objects")
     results = []
+    deleter = Deleter(module)
     try:
-        kube = Kube(load_api_client(params["kubeconfig"], params["context"]), params["namespace"])
-        for obj in params["objects"]:
-            try:
-                kube.delete(obj["kind"], obj["name"], delete_options(obj), dry_run="All" if module.check_mode else None)
-                outcome = "deleted"
-            except ApiException as exc:
-                if exc.status == 404:
-                    outcome = "absent"
-                elif exc.status == 409 and obj.get("uid"):
-                    outcome = "conflict"
-                else:
-                    raise
-            results.append({"kind": obj["kind"], "name": obj["name"], "result": outcome})
+        deleter.run(params["objects"], results)
     except ApiException as exc:
         module.fail_json(msg=f"Kubernetes API error: {api_error_message(exc)}", reason="ApiError", objects=results)
+    except ChannelClosedByBroker as exc:
+        module.fail_json(msg=f"broker refused: {exc.reply_code} {exc.reply_text}", reason="BrokerError", objects=results)
+    except AMQPError as exc:
+        module.fail_json(msg=f"broker unreachable: {type(exc).__name__}", reason="BrokerUnreachable", objects=results)
+    finally:
+        deleter.close()
     conflicts = [r for r in results if r["result"] == "conflict"]
     changed = any(r["result"] == "deleted" for r in results)
     if conflicts and not params["conflict_ok"]:

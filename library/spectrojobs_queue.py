@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.spectrojobs_amqp import HAS_PIKA, AMQPError, Broker, ChannelClosedByBroker
 from ansible.module_utils.spectrojobs_common import queue_arguments
 
 DOCUMENTATION = r"""
@@ -54,15 +55,6 @@ queues:
   type: list
 """
 
-try:
-    import pika
-    from pika.exceptions import AMQPError, ChannelClosedByBroker
-
-    HAS_PIKA = True
-except ImportError:
-    HAS_PIKA = False
-
-
 def routing_keys(params):
     if params["routing_keys"]:
         return list(params["routing_keys"])
@@ -71,43 +63,6 @@ def routing_keys(params):
     from streamer.blocks import routing_keys_for_channels
 
     return routing_keys_for_channels(params["channel_min"], params["channel_max"])
-
-
-class Broker:
-    """One blocking connection; a channel closed by a passive 404 is reopened."""
-
-    def __init__(self, url, timeout):
-        parameters = pika.URLParameters(url)
-        parameters.socket_timeout = timeout
-        parameters.blocked_connection_timeout = timeout
-        parameters.connection_attempts = 1
-        self.connection = pika.BlockingConnection(parameters)
-        self.channel = self.connection.channel()
-
-    def close(self):
-        if self.connection.is_open:
-            self.connection.close()
-
-    def passive_queue(self, name):
-        """(messages, consumers) or None when the queue does not exist."""
-        try:
-            ok = self.channel.queue_declare(queue=name, passive=True)
-        except ChannelClosedByBroker as exc:
-            if exc.reply_code != 404:
-                raise
-            self.channel = self.connection.channel()
-            return None
-        return ok.method.message_count, ok.method.consumer_count
-
-    def exchange_exists(self, name):
-        try:
-            self.channel.exchange_declare(exchange=name, passive=True)
-        except ChannelClosedByBroker as exc:
-            if exc.reply_code != 404:
-                raise
-            self.channel = self.connection.channel()
-            return False
-        return True
 
 
 def run_many(module, broker):
