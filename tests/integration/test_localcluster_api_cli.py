@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -13,6 +12,8 @@ import psutil
 import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
+
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -40,16 +41,6 @@ def processes_mentioning(text: str) -> list[psutil.Process]:
     return found
 
 
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def test_cluster_up_serves_the_client_and_down_leaves_no_process(tmp_path):
     state_dir = tmp_path / "cluster"
     port = str(free_port())
@@ -70,14 +61,14 @@ def test_cluster_up_serves_the_client_and_down_leaves_no_process(tmp_path):
                 "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
                 "containers": [{"name": "c", "image": "python:3.11",
                                 "command": ["python", "-c", "import time; time.sleep(300)", marker]}]}})
-            wait_for(lambda: core.read_namespaced_pod("sleeper", "default").status.phase == "Running",
-                     what="the pod to run")
+            wait_for("the pod to run",
+                     lambda: core.read_namespaced_pod("sleeper", "default").status.phase == "Running")
         assert processes_mentioning(marker), "the pod's process should be running"
     finally:
         down = spectrojobs("cluster", "down", "--state-dir", str(state_dir))
     assert down.returncode == 0, down.stderr
     assert processes_mentioning(str(state_dir)) == []
-    wait_for(lambda: processes_mentioning(marker) == [], timeout=10, what="the pod process to go")
+    wait_for("the pod process to go", lambda: processes_mentioning(marker) == [], timeout=10)
     assert spectrojobs("cluster", "status", "--state-dir", str(state_dir)).returncode == 1
 
 

@@ -3,28 +3,17 @@ scheduler, kubelet (local processes), Job, TTL, GC, NodePort proxy, PVC binder, 
 
 from __future__ import annotations
 
-import time
 import urllib.request
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import psutil
 import pytest
 
+from tests.waiting import wait_for
+
 pytestmark = pytest.mark.integration
 NS = "spectrojobs"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def unique(prefix: str) -> str:

@@ -3,23 +3,13 @@
 
 from __future__ import annotations
 
-import time
-
 import psutil
 import pytest
 
 from localcluster.testing import running_cluster
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(what, check, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
-    return value
 
 
 def test_pods_of_a_stopped_cluster_fail_with_node_restart(tmp_path):

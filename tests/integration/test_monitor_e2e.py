@@ -231,9 +231,9 @@ def test_watch_cleans_a_failed_job_fast_and_metrics_list_the_families(k8s_api, n
         job = objs.job(job_id, [PY, "-c", "import sys, time; time.sleep(1); sys.exit(3)"])
         objs.service(job_id, job["metadata"]["uid"])
         objs.lease(job_id)
-        wait_for("the pod to fail", lambda: pod_phase(objs, job_id) == "Failed", timeout=60, step=0.05)
+        wait_for("the pod to fail", lambda: pod_phase(objs, job_id) == "Failed", timeout=60, interval=0.05)
         failed_at = time.monotonic()
-        wait_for("nothing left of the job", lambda: not objs.left(job_id), timeout=60, step=0.1)
+        wait_for("nothing left of the job", lambda: not objs.left(job_id), timeout=60, interval=0.1)
         latency = time.monotonic() - failed_at
         print(f"\nfailed pod -> nothing left: {latency:.1f}s (watch on, interval 300 s)")
         text = wait_for("the cleanup counted", lambda: _scrape_if(port, 'reason="Failed:ExitCode3"} 1.0'))
@@ -303,6 +303,6 @@ def test_legacy_cpu_idle_rule_reads_pod_metrics(k8s_api, ns) -> None:
         now = time.time()
         return [d for d in decide(snapshotter.take(now), now, cfg) if d.job_id == job_id]
 
-    [decision] = wait_for("three low-CPU checks", idle_decision, timeout=60, step=0.5)
+    [decision] = wait_for("three low-CPU checks", idle_decision, timeout=60, interval=0.5)
     assert (decision.reason, decision.action) == ("Idle", "cleanup")
     assert len(snapshotter.state.cpu_samples[job_id]) == 3

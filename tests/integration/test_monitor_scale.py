@@ -102,7 +102,7 @@ def test_killed_mid_pass_then_restarted_leaks_nothing_and_records_once(k8s_api, 
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for("the pass to start deleting", lambda: jobs_left(objs) < len(ids) or proc.poll() is not None,
-                 timeout=120, step=0.05)
+                 timeout=120, interval=0.05)
         left_at_kill = jobs_left(objs)
         killed = proc.poll() is None
         if killed:

@@ -12,7 +12,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from glue import labels
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -115,17 +115,6 @@ class Objects:
     def events_about(self, name: str) -> list:
         return [e for e in self.core.list_namespaced_event(self.ns).items
                 if e.involved_object.name == name and e.source and e.source.component == "spectrojobs-monitor"]
-
-
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 60.0, step: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(step)
 
 
 def declare_queue(amqp_url: str, name: str) -> None:
