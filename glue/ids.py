@@ -27,7 +27,3 @@ def parse_job_id(job_id: object, max_windows: int = DEFAULT_MAX_WINDOWS) -> tupl
 def make_job_id(window: int, unique: str | None = None) -> str:
     unique = unique if unique is not None else f"{secrets.randbelow(100000):05d}"
     return f"{window}-{unique}"
-
-
-def window_of(job_id: str) -> int:
-    return parse_job_id(job_id, max_windows=10_000)[0]
