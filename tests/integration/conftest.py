@@ -3,6 +3,7 @@
 - `cluster`: `localcluster.testing.running_cluster` with gpus_shared=4, gpus=1, namespace
   `spectrojobs` created, and `K8S_AUTH_KUBECONFIG` / `KUBECONFIG` exported for the session.
 - `k8s_api`: a `kubernetes.client.ApiClient` for it.
+- `ns`: a fresh namespace of its own for one test; `amqp`: the broker URL (RabbitMQ required).
 - `run_tasks`: run a list of Ansible tasks (one play on localhost, the venv's python as the
   interpreter) through ansible-runner and get back every task result, in order.
 """
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ import pytest
 import yaml
 
 from localcluster.testing import ClusterHandle, running_cluster
+from tests.services import require_rabbitmq
 
 TEST_NAMESPACE = "spectrojobs"
 REPO = Path(__file__).resolve().parents[2]
@@ -108,6 +111,20 @@ def run_ansible_tasks(tmp_dir: Path, kubeconfig: Path, tasks: list[dict[str, Any
     stdout_file = Path(run.config.artifact_dir) / "stdout"
     stdout = stdout_file.read_text(errors="replace") if stdout_file.exists() else ""
     return PlaybookRun(run.status, run.rc, results, stdout)
+
+
+@pytest.fixture
+def ns(k8s_api: Any) -> Iterator[str]:
+    from kubernetes import client
+
+    name = f"test-{secrets.token_hex(3)}"
+    client.CoreV1Api(k8s_api).create_namespace({"metadata": {"name": name}})
+    yield name
+
+
+@pytest.fixture
+def amqp() -> str:
+    return require_rabbitmq()
 
 
 @pytest.fixture

@@ -5,16 +5,13 @@ Every reason of design §7; dry-run; the watch's reaction and the metrics; uid p
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 
 import grpc
 import pytest
 import yaml
-from kubernetes import client
 
 from glue import labels
 from glue.history import open_history
@@ -36,7 +33,6 @@ from tests.integration.test_monitor_support import (
     stop,
     wait_for,
 )
-from tests.services import require_rabbitmq
 
 pytestmark = pytest.mark.integration
 
@@ -51,18 +47,6 @@ def streamer_cmd(job_id: str) -> list[str]:
             "--nfft", "64", "--channel-min", "1", "--channel-max", "4", "--channels", "8",
             "--freq-min", "0", "--freq-max", "200", "--sample-rate", "500", "--display-duration", "2",
             "--display-height", "40", "--idle-timeout", "600"]
-
-
-@pytest.fixture
-def ns(k8s_api: client.ApiClient) -> Iterator[str]:
-    name = f"mon-{secrets.token_hex(3)}"
-    client.CoreV1Api(k8s_api).create_namespace({"metadata": {"name": name}})
-    yield name
-
-
-@pytest.fixture
-def amqp() -> str:
-    return require_rabbitmq()
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ from __future__ import annotations
 import secrets
 import subprocess
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
 import pytest
-from kubernetes import client
 
 from glue import labels
 from glue.history import open_history
@@ -27,23 +25,10 @@ from tests.integration.test_monitor_support import (
     run_once,
     wait_for,
 )
-from tests.services import require_rabbitmq
 
 pytestmark = pytest.mark.integration
 
 STUCK = {"SPECTROJOBS_MONITOR_PENDING_TIMEOUT": "1", "SPECTROJOBS_MONITOR_WATCH": "false"}
-
-
-@pytest.fixture
-def ns(k8s_api: client.ApiClient) -> Iterator[str]:
-    name = f"mon-{secrets.token_hex(3)}"
-    client.CoreV1Api(k8s_api).create_namespace({"metadata": {"name": name}})
-    yield name
-
-
-@pytest.fixture
-def amqp() -> str:
-    return require_rabbitmq()
 
 
 def stuck_ids(n: int) -> list[str]:
